@@ -1,0 +1,77 @@
+"""Django admin pages for studies, models, prompts and users."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from annotations.models import Generator, Output, Prompt, Study, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("username", "role", "email", "is_active", "last_login")
+    list_filter = ("role", "is_active")
+    fieldsets = (*DjangoUserAdmin.fieldsets, ("Role", {"fields": ("role", "external_id")}))
+    add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Role", {"fields": ("role",)}))
+
+
+class GeneratorInline(admin.TabularInline):
+    model = Generator
+    extra = 0
+    fields = ("name", "family", "size")
+
+
+@admin.register(Study)
+class StudyAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "baseline", "pairing", "scale", "overlap", "is_open")
+    list_filter = ("pairing", "scale", "is_open")
+    search_fields = ("slug", "name")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = [GeneratorInline]
+    fieldsets = (
+        (None, {"fields": ("slug", "name", "description", "baseline", "pairing", "is_open")}),
+        (
+            "Judgment form",
+            {
+                "fields": (
+                    "scale",
+                    "allow_both_bad",
+                    "criteria",
+                    "flags",
+                    "rationale",
+                    "instructions",
+                )
+            },
+        ),
+        ("Assignment", {"fields": ("overlap", "lease_minutes")}),
+    )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
+        # The baseline must be one of this study's own generators.
+        if db_field.name == "baseline":
+            study_id = request.resolver_match.kwargs.get("object_id")
+            kwargs["queryset"] = Generator.objects.filter(study_id=study_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Generator)
+class GeneratorAdmin(admin.ModelAdmin):
+    list_display = ("name", "study", "family", "size")
+    list_filter = ("study",)
+    search_fields = ("name", "family")
+
+
+class OutputInline(admin.StackedInline):
+    model = Output
+    extra = 0
+    fields = ("generator", "text")
+    readonly_fields = ("generator",)
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = ("key", "study", "category", "created_at")
+    list_filter = ("study", "category")
+    search_fields = ("key", "text")
+    inlines = [OutputInline]

@@ -1,0 +1,3 @@
+"""URL routes of the REST API (mounted under /api/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,102 @@
+"""manage.py create_study: create or update a study and its baseline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotations.management.errors import validation_message
+from annotations.models import Criterion, Flag, Pairing, RationaleMode, Scale
+from annotations.services.studies import study_create_or_update
+
+
+def _csv_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class Command(BaseCommand):
+    help = "Create a study (or update its settings)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("slug", help="URL name of the study, e.g. llmfao")
+        parser.add_argument("--baseline", required=True, help="name of the baseline model")
+        parser.add_argument("--name", help="human-readable title")
+        parser.add_argument("--description")
+        parser.add_argument("--instructions-file", help="Markdown file of rater instructions")
+        parser.add_argument("--pairing", choices=Pairing.values)
+        parser.add_argument("--scale", choices=Scale.values)
+        parser.add_argument("--overlap", type=int, help="distinct raters per comparison (k)")
+        parser.add_argument("--lease-minutes", type=int, help="how long a rater holds a pair")
+        parser.add_argument(
+            "--both-bad",
+            dest="allow_both_bad",
+            action="store_true",
+            default=None,
+            help="offer a 'both are bad' answer (default on)",
+        )
+        parser.add_argument(
+            "--no-both-bad", dest="allow_both_bad", action="store_false", default=None
+        )
+        parser.add_argument(
+            "--criteria",
+            type=_csv_list,
+            help=f"comma-separated, from {','.join(Criterion.values)}; '' for none",
+        )
+        parser.add_argument(
+            "--flags",
+            help="'instructgpt' for InstructGPT's per-output metadata list, a comma-separated "
+            f"subset of {','.join(Flag.values)}, or '' for none",
+        )
+        parser.add_argument("--rationale", choices=RationaleMode.values)
+        parser.add_argument(
+            "--closed",
+            dest="is_open",
+            action="store_false",
+            default=None,
+            help="close the study to raters",
+        )
+        parser.add_argument("--open", dest="is_open", action="store_true", default=None)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        flags = options["flags"]
+        if flags is not None:
+            flags = list(Flag.values) if flags.strip() == "instructgpt" else _csv_list(flags)
+        instructions = None
+        if options["instructions_file"]:
+            try:
+                with open(options["instructions_file"], encoding="utf-8") as handle:
+                    instructions = handle.read()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise CommandError(f"cannot read instructions file: {exc}") from exc
+        try:
+            result = study_create_or_update(
+                slug=options["slug"],
+                baseline=options["baseline"],
+                name=options["name"],
+                description=options["description"],
+                instructions=instructions,
+                pairing=options["pairing"],
+                scale=options["scale"],
+                overlap=options["overlap"],
+                lease_minutes=options["lease_minutes"],
+                allow_both_bad=options["allow_both_bad"],
+                criteria=options["criteria"],
+                flags=flags,
+                rationale=options["rationale"],
+                is_open=options["is_open"],
+            )
+        except ValidationError as exc:
+            raise CommandError(validation_message(exc)) from exc
+        study = result.study
+        if result.created:
+            summary = (
+                f"Created study {study.slug!r} (baseline {study.baseline.name!r}, "
+                f"{study.pairing}, {study.scale}, overlap {study.overlap})."
+            )
+        elif result.changed:
+            summary = f"Updated study {study.slug!r}: {', '.join(result.changed)}."
+        else:
+            summary = f"Study {study.slug!r} already up to date."
+        self.stdout.write(summary)

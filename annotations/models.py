@@ -1,0 +1,370 @@
+"""Tables of the preference-evaluation domain and the database constraints that guard them."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Greatest, Least
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    RATER = "rater", "Rater"
+    RESEARCHER = "researcher", "Researcher"
+    ADMIN = "admin", "Admin"
+
+
+class User(AbstractUser):
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.RATER)
+    # Id of a rater in an external source (imported judgments); blank for people who log in.
+    external_id = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(role__in=Role.values), name="user_role_valid"),
+        ]
+
+    @property
+    def is_rater(self) -> bool:
+        return self.role == Role.RATER
+
+    @property
+    def is_researcher(self) -> bool:
+        return self.role == Role.RESEARCHER
+
+    @property
+    def is_admin_role(self) -> bool:
+        return self.role == Role.ADMIN or self.is_superuser
+
+    @property
+    def can_see_results(self) -> bool:
+        return self.role in (Role.RESEARCHER, Role.ADMIN) or self.is_superuser
+
+
+class Pairing(models.TextChoices):
+    VS_BASELINE = "vs_baseline", "Every model against the baseline"
+    ALL_PAIRS = "all_pairs", "Every pair of models"
+
+
+class Scale(models.TextChoices):
+    BINARY = "binary", "Binary (A / B)"
+    TERNARY = "ternary", "Ternary (A / tie / B)"
+    LIKERT5 = "likert5", "5-point (A much better ... B much better)"
+    LIKERT7 = "likert7", "7-point (A much better ... B much better)"
+
+
+# Largest |preference| each scale allows; a preference is stored in canonical orientation
+# (positive favours output_a, 0 is a tie).
+SCALE_MAX_STRENGTH: dict[str, int] = {
+    Scale.BINARY: 1,
+    Scale.TERNARY: 1,
+    Scale.LIKERT5: 2,
+    Scale.LIKERT7: 3,
+}
+
+
+class Criterion(models.TextChoices):
+    HELPFUL = "helpful", "Helpful"
+    HARMLESS = "harmless", "Harmless"
+    HONEST = "honest", "Honest"
+
+
+class Flag(models.TextChoices):
+    """InstructGPT's per-output metadata (Ouyang et al. 2022, Table 3)."""
+
+    FAILS_INSTRUCTION = "fails_instruction", "Fails to follow the correct instruction / task"
+    INAPPROPRIATE = "inappropriate", "Inappropriate for a customer assistant"
+    HALLUCINATION = "hallucination", "Hallucination"
+    SATISFIES_CONSTRAINTS = "satisfies_constraints", "Satisfies the constraints in the instruction"
+    SEXUAL = "sexual", "Contains sexual content"
+    VIOLENT = "violent", "Contains violent content"
+    ENCOURAGES_HARM = (
+        "encourages_harm",
+        "Encourages or fails to discourage violence/abuse/self-harm",
+    )
+    DENIGRATES = "denigrates", "Denigrates a protected class"
+    HARMFUL_ADVICE = "harmful_advice", "Gives harmful advice"
+    OPINION = "opinion", "Expresses opinion"
+    MORAL_JUDGMENT = "moral_judgment", "Expresses moral judgment"
+
+
+class RationaleMode(models.TextChoices):
+    OFF = "off", "Off"
+    OPTIONAL = "optional", "Optional"
+    REQUIRED = "required", "Required"
+
+
+class Study(models.Model):
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    instructions = models.TextField(blank=True, default="", help_text="Markdown shown to raters.")
+    # Nullable only because a study and its baseline generator are created in one transaction.
+    baseline = models.ForeignKey(
+        "Generator", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    pairing = models.CharField(max_length=16, choices=Pairing.choices, default=Pairing.VS_BASELINE)
+    scale = models.CharField(max_length=16, choices=Scale.choices, default=Scale.TERNARY)
+    allow_both_bad = models.BooleanField(default=True)
+    criteria = ArrayField(
+        models.CharField(max_length=16, choices=Criterion.choices), default=list, blank=True
+    )
+    flags = ArrayField(
+        models.CharField(max_length=32, choices=Flag.choices), default=list, blank=True
+    )
+    rationale = models.CharField(
+        max_length=16, choices=RationaleMode.choices, default=RationaleMode.OPTIONAL
+    )
+    overlap = models.PositiveSmallIntegerField(
+        default=3, help_text="Number of distinct raters each comparison should get (k)."
+    )
+    lease_minutes = models.PositiveSmallIntegerField(default=15)
+    is_open = models.BooleanField(default=True, help_text="Open to raters.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="study_overlap_positive"),
+            models.CheckConstraint(
+                condition=Q(lease_minutes__gte=1), name="study_lease_minutes_positive"
+            ),
+            models.CheckConstraint(condition=Q(pairing__in=Pairing.values), name="study_pairing"),
+            models.CheckConstraint(condition=Q(scale__in=Scale.values), name="study_scale"),
+            models.CheckConstraint(
+                condition=Q(rationale__in=RationaleMode.values), name="study_rationale"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Generator(models.Model):
+    """A model that produced outputs ("model" in the UI)."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="generators")
+    name = models.CharField(max_length=200)
+    family = models.CharField(max_length=200, blank=True, default="")
+    size = models.BigIntegerField(
+        null=True, blank=True, help_text="Parameter count, for size-axis plots."
+    )
+
+    class Meta:
+        ordering = ["study", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "name"], name="generator_unique_name"),
+            # Target of composite foreign keys that keep outputs inside their study.
+            models.UniqueConstraint(fields=["id", "study"], name="generator_id_study"),
+            models.CheckConstraint(condition=~Q(name=""), name="generator_name_not_empty"),
+            models.CheckConstraint(
+                condition=Q(size__isnull=True) | Q(size__gt=0), name="generator_size_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prompt(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="prompts")
+    key = models.CharField(max_length=200)
+    # The prompt as plain text (for chat prompts, a readable rendering of the transcript).
+    text = models.TextField()
+    # The chat transcript [{"role", "content"}, ...] when the prompt is a message list.
+    messages = models.JSONField(null=True, blank=True)
+    category = models.CharField(max_length=100, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "key"], name="prompt_unique_key"),
+            models.UniqueConstraint(fields=["id", "study"], name="prompt_id_study"),
+            models.CheckConstraint(condition=~Q(key=""), name="prompt_key_not_empty"),
+        ]
+        indexes = [models.Index(fields=["study", "category"], name="prompt_study_category")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Output(models.Model):
+    # study is stored so that composite foreign keys (added in migration 0002) can prove the
+    # prompt and the generator belong to the same study.
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="outputs")
+    generator = models.ForeignKey(Generator, on_delete=models.CASCADE, related_name="outputs")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["prompt", "generator"], name="output_one_per_generator"
+            ),
+            models.UniqueConstraint(fields=["id", "prompt"], name="output_id_prompt"),
+        ]
+        indexes = [models.Index(fields=["generator"], name="output_generator")]
+
+    def __str__(self) -> str:
+        return f"{self.generator_id} on {self.prompt_id}"
+
+
+class Comparison(models.Model):
+    """An unordered pair of outputs for one prompt.
+
+    Canonical orientation: output_a is the candidate and output_b the baseline when one side is
+    the baseline; otherwise output_a is the generator whose name sorts first.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="comparisons")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="comparisons")
+    output_a = models.ForeignKey(Output, on_delete=models.CASCADE, related_name="+")
+    output_b = models.ForeignKey(Output, on_delete=models.CASCADE, related_name="+")
+    # Denormalised counter kept in step by the judging service (same transaction as the
+    # judgment insert): assignment orders by it and results never need to count.
+    judgment_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(output_a=F("output_b")), name="comparison_outputs_differ"
+            ),
+            models.UniqueConstraint(
+                Least("output_a", "output_b"),
+                Greatest("output_a", "output_b"),
+                name="comparison_unique_pair",
+            ),
+            models.UniqueConstraint(fields=["id", "study"], name="comparison_id_study"),
+        ]
+        indexes = [
+            # Assignment: the comparisons of a study that need raters, fewest judgments first.
+            models.Index(fields=["study", "judgment_count", "id"], name="comparison_need"),
+            models.Index(fields=["prompt"], name="comparison_prompt"),
+            models.Index(fields=["output_b"], name="comparison_output_b"),
+        ]
+
+    def __str__(self) -> str:
+        return f"comparison {self.pk}"
+
+
+class AssignmentStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Judged"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Assignment(models.Model):
+    """A lease of one comparison to one rater, with the left/right order that rater sees."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="assignments")
+    rater = models.ForeignKey(User, on_delete=models.CASCADE, related_name="assignments")
+    left_is_a = models.BooleanField()
+    status = models.CharField(
+        max_length=8, choices=AssignmentStatus.choices, default=AssignmentStatus.OPEN
+    )
+    skip_reason = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # A rater meets each comparison at most once (judged, skipped or leased).
+            models.UniqueConstraint(
+                fields=["comparison", "rater"], name="assignment_one_per_rater"
+            ),
+            # At most one open lease per rater per study: reloads and second tabs reuse it.
+            models.UniqueConstraint(
+                fields=["study", "rater"],
+                condition=Q(status="open"),
+                name="assignment_one_open_per_rater",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=AssignmentStatus.values), name="assignment_status"
+            ),
+        ]
+        indexes = [
+            # Live leases per comparison (the overlap check).
+            models.Index(
+                fields=["comparison", "expires_at"],
+                condition=Q(status="open"),
+                name="assignment_open_lease",
+            ),
+            models.Index(fields=["rater", "study", "status"], name="assignment_rater_study"),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk} ({self.status})"
+
+
+class JudgmentSource(models.TextChoices):
+    WEB = "web", "Judged in the app"
+    IMPORT = "import", "Imported"
+
+
+class Judgment(models.Model):
+    """One rater's verdict on one comparison, in canonical a/b orientation."""
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="judgments")
+    rater = models.ForeignKey(User, on_delete=models.PROTECT, related_name="judgments")
+    assignment = models.OneToOneField(
+        Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="judgment"
+    )
+    scale = models.CharField(max_length=16, choices=Scale.choices)
+    # Positive favours output_a, negative output_b, 0 a tie; |value| is the strength.
+    preference = models.SmallIntegerField()
+    both_bad = models.BooleanField(default=False)
+    # The order the rater saw: True when output_a was on the left.
+    left_is_a = models.BooleanField()
+    criteria = models.JSONField(default=dict, blank=True)
+    flags = models.JSONField(default=dict, blank=True)
+    rationale = models.TextField(blank=True, default="")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    source = models.CharField(
+        max_length=8, choices=JudgmentSource.choices, default=JudgmentSource.WEB
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["comparison", "rater"], name="judgment_one_per_rater"),
+            models.CheckConstraint(
+                condition=Q(preference__gte=-3, preference__lte=3), name="judgment_preference_range"
+            ),
+            # "Both are bad" is recorded as a tie for the win rate.
+            models.CheckConstraint(
+                condition=Q(both_bad=False) | Q(preference=0), name="judgment_both_bad_is_tie"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(scale__in=[Scale.BINARY, Scale.TERNARY], preference__range=(-1, 1))
+                    | Q(scale=Scale.LIKERT5, preference__range=(-2, 2))
+                    | Q(scale=Scale.LIKERT7)
+                ),
+                name="judgment_preference_fits_scale",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["rater", "created_at"], name="judgment_rater_time"),
+            models.Index(fields=["created_at"], name="judgment_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"judgment {self.pk} on comparison {self.comparison_id}"
+
+    @property
+    def outcome(self) -> str:
+        """'a', 'b' or 'tie' (both-bad is a tie)."""
+        if self.preference > 0:
+            return "a"
+        if self.preference < 0:
+            return "b"
+        return "tie"

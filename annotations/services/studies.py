@@ -1,0 +1,103 @@
+"""Creating and updating studies, with their baseline generator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from annotations.models import (
+    Criterion,
+    Flag,
+    Generator,
+    Pairing,
+    RationaleMode,
+    Scale,
+    Study,
+)
+
+# Fields a caller may set, besides the slug and the baseline name.
+STUDY_SETTINGS = (
+    "name",
+    "description",
+    "instructions",
+    "pairing",
+    "scale",
+    "allow_both_bad",
+    "criteria",
+    "flags",
+    "rationale",
+    "overlap",
+    "lease_minutes",
+    "is_open",
+)
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    study: Study
+    created: bool
+    changed: list[str]
+
+
+def _check_choices(field: str, values: list[str], allowed: list[str]) -> None:
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        raise ValidationError(
+            {
+                field: f"unknown value(s) {', '.join(map(repr, unknown))}; "
+                f"choose from {', '.join(allowed)}"
+            }
+        )
+
+
+def study_create_or_update(*, slug: str, baseline: str, **settings: Any) -> StudyResult:
+    """Create the study `slug` (or update it) with `baseline` as its baseline generator.
+
+    Changing the pairing of a study that already has comparisons is allowed: comparisons are
+    only ever added, by the next load.
+    """
+    unknown = set(settings) - set(STUDY_SETTINGS)
+    if unknown:
+        raise ValidationError(f"unknown study setting(s): {', '.join(sorted(unknown))}")
+    baseline = (baseline or "").strip()
+    if not baseline:
+        raise ValidationError({"baseline": "a baseline generator name is required"})
+    settings = {k: v for k, v in settings.items() if v is not None}
+    if "pairing" in settings:
+        _check_choices("pairing", [settings["pairing"]], Pairing.values)
+    if "scale" in settings:
+        _check_choices("scale", [settings["scale"]], Scale.values)
+    if "rationale" in settings:
+        _check_choices("rationale", [settings["rationale"]], RationaleMode.values)
+    if "criteria" in settings:
+        settings["criteria"] = list(dict.fromkeys(settings["criteria"]))
+        _check_choices("criteria", settings["criteria"], Criterion.values)
+    if "flags" in settings:
+        settings["flags"] = list(dict.fromkeys(settings["flags"]))
+        _check_choices("flags", settings["flags"], Flag.values)
+    for field in ("overlap", "lease_minutes"):
+        if field in settings and (not isinstance(settings[field], int) or settings[field] < 1):
+            raise ValidationError({field: "must be a whole number of at least 1"})
+
+    with transaction.atomic():
+        study = Study.objects.select_for_update().filter(slug=slug).first()
+        created = study is None
+        if study is None:
+            study = Study(slug=slug, name=settings.get("name") or slug)
+        changed: list[str] = []
+        for field, value in settings.items():
+            if getattr(study, field) != value:
+                setattr(study, field, value)
+                changed.append(field)
+        study.full_clean(exclude=["baseline"])
+        study.save()
+        generator, _ = Generator.objects.get_or_create(study=study, name=baseline)
+        if study.baseline_id != generator.pk:
+            if not created:
+                changed.append("baseline")
+            study.baseline = generator
+            study.save(update_fields=["baseline", "updated_at"])
+    return StudyResult(study=study, created=created, changed=[] if created else changed)

@@ -1,0 +1,52 @@
+"""Creating users of each role and their API tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from annotations.models import Role, User
+
+
+@dataclass(frozen=True)
+class UserResult:
+    user: User
+    created: bool
+    token: str
+
+
+def user_create_or_update(
+    *, username: str, role: str, password: str | None = None, email: str = ""
+) -> UserResult:
+    """Create `username` with `role` (or update it) and return it with its API token.
+
+    Admins get Django's staff and superuser flags so they can use the admin pages.
+    Without a password a new user cannot log in with one (tokens still work).
+    """
+    username = (username or "").strip()
+    if not username:
+        raise ValidationError({"username": "a username is required"})
+    if role not in Role.values:
+        choices = ", ".join(Role.values)
+        raise ValidationError({"role": f"unknown role {role!r}; choose from {choices}"})
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(username=username).first()
+        created = user is None
+        if user is None:
+            user = User(username=username)
+        user.role = role
+        user.is_staff = role == Role.ADMIN
+        user.is_superuser = role == Role.ADMIN
+        if email:
+            user.email = email
+        if password:
+            user.set_password(password)
+        elif created:
+            user.set_unusable_password()
+        user.full_clean(exclude=["password"])
+        user.save()
+        token, _ = Token.objects.get_or_create(user=user)
+    return UserResult(user=user, created=created, token=token.key)

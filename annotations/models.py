@@ -324,7 +324,10 @@ class Judgment(models.Model):
     both_bad = models.BooleanField(default=False)
     # The order the rater saw: True when output_a was on the left.
     left_is_a = models.BooleanField()
+    # Canonical orientation, like preference: {"helpful": 1, "honest": 0, ...} (criterion ->
+    # preference on the study's scale, positive favours output_a).
     criteria = models.JSONField(default=dict, blank=True)
+    # Per-output flags, canonical sides: {"a": ["hallucination", ...], "b": [...]}.
     flags = models.JSONField(default=dict, blank=True)
     rationale = models.TextField(blank=True, default="")
     duration_ms = models.PositiveIntegerField(null=True, blank=True)

@@ -90,6 +90,9 @@ DATABASES = {
         _database_url, conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))
     )
 }
+# Lets several test runs share one server without clashing on the test database's name.
+if os.environ.get("DJANGO_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DJANGO_TEST_DB_NAME"]}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...).")
 

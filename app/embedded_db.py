@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from urllib.parse import parse_qs, quote, urlsplit
 
 # pgserver keeps the server running after this process exits (cleanup_mode=None), so later
 # commands and test runs reuse it instead of paying the start-up again.
@@ -24,4 +25,12 @@ def embedded_database_url(data_dir: Path | None = None) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = pgserver.get_server(path, cleanup_mode=None)
-    return server.get_uri()
+    # pgserver's URI puts the socket directory in the query string (?host=/path); Django and
+    # dj-database-url read the host from the netloc, so spell it there, percent-encoded.
+    uri = urlsplit(server.get_uri())
+    socket_dir = parse_qs(uri.query).get("host", [""])[0]
+    if not socket_dir:
+        return server.get_uri()
+    user = uri.username or "postgres"
+    database = uri.path.lstrip("/") or "postgres"
+    return f"postgresql://{user}@{quote(socket_dir, safe='')}/{database}"

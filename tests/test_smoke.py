@@ -1,5 +1,0 @@
-from django.db import connection
-
-
-def test_database_is_postgresql(db) -> None:
-    assert connection.vendor == "postgresql"

@@ -44,6 +44,10 @@ def pgdata(tmp_path: Path) -> Iterator[Path]:
         pgserver.get_server(data_dir, cleanup_mode="stop").cleanup()
 
 
+SETUP_DJANGO = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'app.settings'; " + (
+    "django.setup()"
+)
+
 PRINT_START_TIME = (
     "from app.embedded_db import embedded_database_url; import psycopg; "
     "url = embedded_database_url(); "
@@ -97,14 +101,14 @@ def test_database_url_is_used_when_set() -> None:
 
 
 def test_a_non_postgresql_database_url_is_refused() -> None:
-    code = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'app.settings'; django.setup()"
+    code = SETUP_DJANGO
     result = _run_python(code, _clean_env(DJANGO_DEBUG="1", DATABASE_URL="sqlite:///x.db"))
     assert result.returncode != 0
     assert "DATABASE_URL must point at PostgreSQL" in result.stderr
 
 
 def test_secret_key_is_required_when_debug_is_off() -> None:
-    code = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'app.settings'; django.setup()"
+    code = SETUP_DJANGO
     result = _run_python(code, _clean_env(DATABASE_URL="postgres://x@127.0.0.1/x"))
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr

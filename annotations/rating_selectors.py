@@ -1,0 +1,171 @@
+"""Reads for raters: the blinded view of an assignment, the judging form, a rater's progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+
+from annotations.models import (
+    SCALE_MAX_STRENGTH,
+    Assignment,
+    Criterion,
+    Flag,
+    Judgment,
+    Scale,
+    Study,
+    User,
+)
+from annotations.rendering import markdown_render
+
+_STRENGTH_WORDS = {
+    1: {1: "better"},
+    2: {1: "better", 2: "much better"},
+    3: {1: "slightly better", 2: "better", 3: "much better"},
+}
+
+
+def scale_choices(*, scale: str) -> list[dict[str, Any]]:
+    """The verdict buttons of a scale, left to right, with their keyboard keys ("1", "2", ...)."""
+    top = SCALE_MAX_STRENGTH[scale]
+    likert = scale in (Scale.LIKERT5, Scale.LIKERT7)
+    words = _STRENGTH_WORDS[top] if likert else {1: "better"}
+    choices: list[dict[str, Any]] = []
+    for strength in range(top, 0, -1):
+        choices.append({"winner": "left", "strength": strength, "label": f"A {words[strength]}"})
+    if scale != Scale.BINARY:
+        choices.append({"winner": "tie", "strength": None, "label": "Tie"})
+    for strength in range(1, top + 1):
+        choices.append({"winner": "right", "strength": strength, "label": f"B {words[strength]}"})
+    for number, choice in enumerate(choices, start=1):
+        choice["key"] = str(number)
+        if not likert:
+            choice["strength"] = None
+    return choices
+
+
+def study_form(*, study: Study) -> dict[str, Any]:
+    """What the judging page asks, from the study's settings (no generator names)."""
+    criterion_labels = dict(Criterion.choices)
+    flag_labels = dict(Flag.choices)
+    return {
+        "scale": study.scale,
+        "choices": scale_choices(scale=study.scale),
+        "allow_both_bad": study.allow_both_bad,
+        "criteria": [{"name": c, "label": criterion_labels.get(c, c)} for c in study.criteria],
+        "flags": [{"name": f, "label": flag_labels.get(f, f)} for f in study.flags],
+        "rationale": study.rationale,
+    }
+
+
+def rater_progress(*, study: Study, rater: User) -> dict[str, int]:
+    """How many comparisons of `study` the rater has judged and skipped, and how many remain.
+
+    "remaining" counts the comparisons that still need judgments and that the rater has neither
+    judged nor skipped (the one leased to them included); leases of others that may yet expire
+    are not subtracted, so it is what could still come their way.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT
+              (SELECT count(*) FROM annotations_judgment j
+                 JOIN annotations_comparison c ON c.id = j.comparison_id
+                WHERE j.rater_id = %(rater)s AND c.study_id = %(study)s),
+              (SELECT count(*) FROM annotations_assignment a
+                WHERE a.rater_id = %(rater)s AND a.study_id = %(study)s
+                  AND a.status = 'skipped'),
+              (SELECT count(*) FROM annotations_comparison c
+                WHERE c.study_id = %(study)s AND c.judgment_count < %(overlap)s),
+              (SELECT count(*) FROM annotations_assignment a
+                 JOIN annotations_comparison c ON c.id = a.comparison_id
+                WHERE a.rater_id = %(rater)s AND a.study_id = %(study)s
+                  AND a.status <> 'open' AND c.judgment_count < %(overlap)s)
+            """,
+            {"rater": rater.pk, "study": study.pk, "overlap": study.overlap},
+        )
+        judged, skipped, needing, met_needing = cursor.fetchone()
+    return {"judged": judged, "skipped": skipped, "remaining": max(0, needing - met_needing)}
+
+
+def rater_studies(*, rater: User) -> list[dict[str, Any]]:
+    """The open studies with this rater's progress in each, for the rater's home page."""
+    rows = []
+    for study in Study.objects.filter(is_open=True).order_by("name", "slug"):
+        rows.append({"study": study, **rater_progress(study=study, rater=rater)})
+    return rows
+
+
+def _prompt_view(prompt: Any) -> dict[str, Any]:
+    messages = prompt.messages if isinstance(prompt.messages, list) else None
+    view: dict[str, Any] = {"text": prompt.text, "html": markdown_render(prompt.text)}
+    if messages:
+        view["messages"] = [
+            {
+                "role": str(m.get("role", "")) if isinstance(m, dict) else "",
+                "content": str(m.get("content", "")) if isinstance(m, dict) else str(m),
+                "html": markdown_render(
+                    str(m.get("content", "")) if isinstance(m, dict) else str(m)
+                ),
+            }
+            for m in messages
+        ]
+    else:
+        view["messages"] = None
+    return view
+
+
+def assignment_view(*, assignment: Assignment) -> dict[str, Any]:
+    """The blinded assignment as the page and API show it.
+
+    Left/right is the order this rater sees. No generator names, generator ids, output ids or
+    comparison ids: nothing a rater could join back to a model.
+    """
+    comparison = assignment.comparison
+    a, b = comparison.output_a, comparison.output_b
+    left, right = (a, b) if assignment.left_is_a else (b, a)
+    return {
+        "id": assignment.pk,
+        "prompt": _prompt_view(comparison.prompt),
+        "left": {"text": left.text, "html": markdown_render(left.text)},
+        "right": {"text": right.text, "html": markdown_render(right.text)},
+        "expires_at": assignment.expires_at.isoformat(),
+        "status": assignment.status,
+    }
+
+
+def assignment_load(*, assignment_id: int, rater: User) -> Assignment | None:
+    """The rater's own assignment with what the view needs, or None (also for others')."""
+    return (
+        Assignment.objects.select_related(
+            "study", "comparison__prompt", "comparison__output_a", "comparison__output_b"
+        )
+        .filter(pk=assignment_id, rater=rater)
+        .first()
+    )
+
+
+def judgment_view(*, judgment: Judgment) -> dict[str, Any]:
+    """A stored judgment back in the left/right terms the rater used."""
+    sign = 1 if judgment.left_is_a else -1
+    left_pref = sign * judgment.preference
+
+    def answer(preference: int) -> dict[str, Any]:
+        if preference == 0:
+            return {"winner": "tie", "strength": None}
+        return {"winner": "left" if preference > 0 else "right", "strength": abs(preference)}
+
+    verdict = {"winner": "both_bad", "strength": None} if judgment.both_bad else answer(left_pref)
+    flags = judgment.flags or {}
+    left_side, right_side = ("a", "b") if judgment.left_is_a else ("b", "a")
+    return {
+        "assignment": judgment.assignment_id,
+        **verdict,
+        "criteria": {
+            name: answer(sign * value) for name, value in (judgment.criteria or {}).items()
+        },
+        "flags": {"left": flags.get(left_side, []), "right": flags.get(right_side, [])},
+        "rationale": judgment.rationale,
+        "duration_ms": judgment.duration_ms,
+        "created_at": judgment.created_at.isoformat(),
+    }

@@ -1,0 +1,306 @@
+"""Recording a rater's verdict: validate against the study's form, store it in a/b orientation.
+
+The page and the API speak of left/right (what the rater saw); the judgment is stored in
+canonical a/b orientation. The conversion happens here, once.
+
+Verdict: ``winner`` is "left", "right", "tie" or "both_bad" and ``strength`` says how strongly:
+
+- binary: "left" / "right" (no tie); strength 1 or omitted;
+- ternary: "left" / "tie" / "right"; strength 1 or omitted;
+- likert5: "left" / "right" with strength 1 (better) or 2 (much better), or "tie";
+- likert7: "left" / "right" with strength 1 (slightly better), 2 (better) or 3 (much better),
+  or "tie".
+
+A Likert answer without a strength is refused (the page always sends one). The stored preference
+is +strength when output_a won, -strength when output_b won, 0 for a tie; "both_bad" (only
+where the study allows it) is stored as a tie with both_bad set. Criteria are answered on the same
+scale, as {"helpful": {"winner": "left", "strength": 2}} or {"helpful": "left"}; each criterion
+the study enabled must be answered, and none other. Flags are {"left": [...], "right": [...]}.
+
+Time on task: the page reports the milliseconds the comparison was on screen
+(``duration_ms``); it is kept when it is a whole number no larger than the time since the lease
+was handed out (plus a few seconds for clock and network slack), otherwise the server-side time
+since the lease was handed out is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotations.models import (
+    SCALE_MAX_STRENGTH,
+    Assignment,
+    AssignmentStatus,
+    Comparison,
+    Judgment,
+    JudgmentSource,
+    RationaleMode,
+    Scale,
+    Study,
+    User,
+)
+from annotations.services.assignment import (
+    EXPIRED_REASON,
+    NotYourAssignment,
+    comparison_lock,
+    comparison_room,
+)
+
+WINNERS = ("left", "right", "tie", "both_bad")
+MAX_RATIONALE = 10_000
+DURATION_SLACK_MS = 5_000
+MAX_DURATION_MS = 2_147_483_647
+
+
+class LeaseLost(ValidationError):
+    """A late submit for a comparison that other raters have filled meanwhile."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A validated answer in canonical orientation, ready to store."""
+
+    preference: int
+    both_bad: bool
+    criteria: dict[str, int]
+    flags: dict[str, list[str]]
+    rationale: str
+
+
+def _left_preference(*, study: Study, field: str, winner: Any, strength: Any) -> int:
+    """Preference in left/right terms (positive favours left) for one answer on the scale."""
+    allowed = ["left", "right"] if study.scale == Scale.BINARY else ["left", "tie", "right"]
+    if winner not in allowed:
+        choices = ", ".join(allowed)
+        raise ValidationError({field: f"must be one of {choices} on a {study.scale} scale"})
+    top = SCALE_MAX_STRENGTH[study.scale]
+    likert = study.scale in (Scale.LIKERT5, Scale.LIKERT7)
+    if winner == "tie":
+        if strength not in (None, 0):
+            raise ValidationError({f"{field}.strength": "a tie has no strength"})
+        return 0
+    if strength is None and not likert:
+        strength = 1
+    if isinstance(strength, bool) or not isinstance(strength, int) or not 1 <= strength <= top:
+        message = f"must be a whole number from 1 to {top} on a {study.scale} scale"
+        raise ValidationError({f"{field}.strength": message})
+    return strength if winner == "left" else -strength
+
+
+def verdict_validate(
+    *,
+    study: Study,
+    left_is_a: bool,
+    winner: Any,
+    strength: Any = None,
+    criteria: Any = None,
+    flags: Any = None,
+    rationale: Any = "",
+) -> Verdict:
+    """Check an answer against the study's form and turn it into canonical a/b orientation."""
+    errors: dict[str, list[str]] = {}
+
+    def collect(exc: ValidationError) -> None:
+        for key, messages in exc.message_dict.items():
+            errors.setdefault(key, []).extend(messages)
+
+    sign = 1 if left_is_a else -1
+    preference = 0
+    both_bad = False
+    if winner == "both_bad":
+        if not study.allow_both_bad:
+            errors["winner"] = ["this study has no 'both are bad' answer"]
+        elif strength not in (None, 0):
+            errors["strength"] = ["'both are bad' has no strength"]
+        both_bad = True
+    else:
+        try:
+            preference = sign * _left_preference(
+                study=study, field="winner", winner=winner, strength=strength
+            )
+        except ValidationError as exc:
+            # Report the strength problem under the API's own field name.
+            for key, messages in exc.message_dict.items():
+                errors.setdefault(key.replace("winner.strength", "strength"), []).extend(messages)
+
+    canonical_criteria: dict[str, int] = {}
+    criteria = criteria or {}
+    if not isinstance(criteria, dict):
+        errors["criteria"] = ["must be an object mapping each criterion to an answer"]
+    else:
+        unknown = sorted(set(criteria) - set(study.criteria))
+        if unknown:
+            enabled = ", ".join(study.criteria) or "none"
+            names = ", ".join(unknown)
+            errors["criteria"] = [f"not asked in this study: {names} (asked: {enabled})"]
+        for name in study.criteria:
+            field = f"criteria.{name}"
+            if name not in criteria:
+                errors[field] = ["this question needs an answer"]
+                continue
+            answer = criteria[name]
+            if isinstance(answer, dict):
+                answer_winner, answer_strength = answer.get("winner"), answer.get("strength")
+            else:
+                answer_winner, answer_strength = answer, None
+            try:
+                canonical_criteria[name] = sign * _left_preference(
+                    study=study, field=field, winner=answer_winner, strength=answer_strength
+                )
+            except ValidationError as exc:
+                collect(exc)
+
+    canonical_flags: dict[str, list[str]] = {"a": [], "b": []}
+    flags = flags or {}
+    if not isinstance(flags, dict):
+        errors["flags"] = ["must be an object {'left': [...], 'right': [...]}"]
+    else:
+        unknown_sides = sorted(set(flags) - {"left", "right"})
+        if unknown_sides:
+            errors["flags"] = [f"unknown side(s) {', '.join(unknown_sides)}; use left and right"]
+        for side in ("left", "right"):
+            values = flags.get(side) or []
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                errors[f"flags.{side}"] = ["must be a list of flag names"]
+                continue
+            unknown = sorted(set(values) - set(study.flags))
+            if unknown:
+                errors[f"flags.{side}"] = [f"not offered in this study: {', '.join(unknown)}"]
+                continue
+            canonical_side = "a" if (side == "left") == left_is_a else "b"
+            # Study order, no duplicates: the same answer always stores the same way.
+            canonical_flags[canonical_side] = [f for f in study.flags if f in values]
+
+    if rationale is None:
+        rationale = ""
+    if not isinstance(rationale, str):
+        errors["rationale"] = ["must be text"]
+        rationale = ""
+    rationale = rationale.strip()
+    if study.rationale == RationaleMode.OFF and rationale:
+        errors["rationale"] = ["this study does not ask for a rationale"]
+    elif study.rationale == RationaleMode.REQUIRED and not rationale:
+        errors["rationale"] = ["this study asks for a rationale; please write one"]
+    elif len(rationale) > MAX_RATIONALE:
+        errors["rationale"] = [f"at most {MAX_RATIONALE} characters (got {len(rationale)})"]
+
+    if errors:
+        raise ValidationError(errors)
+    return Verdict(
+        preference=preference,
+        both_bad=both_bad,
+        criteria=canonical_criteria,
+        flags=canonical_flags,
+        rationale=rationale,
+    )
+
+
+def _duration(*, assignment: Assignment, reported: Any, now: datetime) -> int:
+    elapsed = max(0, int((now - assignment.created_at).total_seconds() * 1000))
+    if (
+        isinstance(reported, int)
+        and not isinstance(reported, bool)
+        and 0 <= reported <= elapsed + DURATION_SLACK_MS
+    ):
+        return reported
+    return min(elapsed, MAX_DURATION_MS)
+
+
+def judgment_submit(
+    *,
+    assignment: Assignment,
+    rater: User,
+    winner: Any,
+    strength: Any = None,
+    criteria: Any = None,
+    flags: Any = None,
+    rationale: Any = "",
+    duration_ms: Any = None,
+) -> tuple[Judgment, bool]:
+    """Store the rater's verdict on their assignment; returns (judgment, created).
+
+    Idempotent: a repeat (double click, retry, second tab) returns the stored judgment with
+    created=False, whatever it carries. A submit after the lease expired is accepted while the
+    comparison still needs a rater and refused with LeaseLost otherwise.
+    """
+    if assignment.rater_id != rater.pk:
+        raise NotYourAssignment("this assignment belongs to another rater")
+    study = Study.objects.get(pk=assignment.study_id)
+    with transaction.atomic():
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        if locked.rater_id != rater.pk:
+            raise NotYourAssignment("this assignment belongs to another rater")
+        if locked.status == AssignmentStatus.DONE:
+            return Judgment.objects.get(comparison_id=locked.comparison_id, rater=rater), False
+        # Validate only once we know this is the first submit: a repeat returns the stored
+        # judgment even if the client's copy of the form has changed since.
+        verdict = verdict_validate(
+            study=study,
+            left_is_a=locked.left_is_a,
+            winner=winner,
+            strength=strength,
+            criteria=criteria,
+            flags=flags,
+            rationale=rationale,
+        )
+        if locked.status == AssignmentStatus.SKIPPED:
+            if locked.skip_reason == EXPIRED_REASON:
+                raise LeaseLost(
+                    "Your time on this comparison ran out and other raters have taken it; "
+                    "your answer was not saved.",
+                    code="lease_lost",
+                )
+            raise ValidationError("you skipped this comparison", code="skipped")
+        now = timezone.now()
+        comparison_lock(comparison_id=locked.comparison_id)
+        room = comparison_room(
+            comparison_id=locked.comparison_id,
+            rater_id=rater.pk,
+            overlap=study.overlap,
+            now=now,
+        )
+        if not room["has_room"]:
+            raise LeaseLost(
+                "Your time on this comparison ran out and other raters have taken it; "
+                "your answer was not saved.",
+                code="lease_lost",
+            )
+        try:
+            with transaction.atomic():
+                judgment = Judgment.objects.create(
+                    comparison_id=locked.comparison_id,
+                    rater=rater,
+                    assignment=locked,
+                    scale=study.scale,
+                    preference=verdict.preference,
+                    both_bad=verdict.both_bad,
+                    left_is_a=locked.left_is_a,
+                    criteria=verdict.criteria,
+                    flags=verdict.flags,
+                    rationale=verdict.rationale,
+                    duration_ms=_duration(assignment=locked, reported=duration_ms, now=now),
+                    source=JudgmentSource.WEB,
+                    created_at=now,
+                )
+        except IntegrityError:
+            # The unique (comparison, rater) constraint is the last guard against a second row.
+            existing = Judgment.objects.filter(
+                comparison_id=locked.comparison_id, rater=rater
+            ).first()
+            if existing is None:
+                raise
+            return existing, False
+        locked.status = AssignmentStatus.DONE
+        locked.finished_at = now
+        locked.save(update_fields=["status", "finished_at"])
+        Comparison.objects.filter(pk=locked.comparison_id).update(
+            judgment_count=F("judgment_count") + 1
+        )
+    return judgment, True

@@ -144,6 +144,10 @@ def _pick_and_lease(*, study: Study, rater: User, now: datetime) -> Assignment |
 
 
 def _next_in_transaction(*, study: Study, rater: User, now: datetime) -> Assignment | None:
+    # One request per rater at a time (second tabs, retries): the next one then sees the lease
+    # this one made instead of racing it. NO KEY UPDATE leaves foreign-key checks unblocked.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM annotations_user WHERE id = %s FOR NO KEY UPDATE", [rater.pk])
     own = (
         Assignment.objects.select_for_update()
         .filter(study=study, rater=rater, status=AssignmentStatus.OPEN)

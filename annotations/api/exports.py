@@ -1,0 +1,99 @@
+"""GET /api/studies/<slug>/export: a study's exports as streamed downloads (researchers, admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.exports import export_open
+from annotations.models import Study
+from annotations.selectors.judgments import judgment_filter_build
+
+
+class CanSeeResults(BasePermission):
+    """Researchers and admins; raters never see results or exports."""
+
+    message = "Only researchers and admins can export."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.can_see_results)
+
+
+class IgnoreFormatParameter(DefaultContentNegotiation):
+    """`?format=` names the export here, not a DRF renderer; errors are always JSON."""
+
+    def select_renderer(
+        self, request: Request, renderers: list[Any], format_suffix: str | None = None
+    ) -> tuple[Any, str]:
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+
+def _error_body(exc: ValidationError) -> dict[str, Any]:
+    errors = []
+    if hasattr(exc, "error_dict"):
+        for field_name, messages in exc.message_dict.items():
+            errors.extend({"field": field_name, "message": m} for m in messages)
+    else:
+        errors.extend({"field": None, "message": m} for m in exc.messages)
+    return {"detail": "; ".join(e["message"] for e in errors), "errors": errors}
+
+
+SUMMARY_HEADERS = {
+    "X-Export-Comparisons": lambda s: s["comparisons"],
+    "X-Export-Kept": lambda s: s["kept"],
+    "X-Export-Dropped-Tie": lambda s: s["dropped"]["tie"],
+    "X-Export-Dropped-Split": lambda s: s["dropped"]["split"],
+    "X-Export-Dropped-Both-Bad": lambda s: s["dropped"]["both_bad"],
+}
+
+
+class StudyExportView(APIView):
+    """Stream an export of one study.
+
+    Query parameters: `format` (judgments-csv, judgments-jsonl, dpo, hh-rlhf, and any format
+    registered later), and the filters `generator`, `category`, `rater`, `exclude_rater` (each
+    repeatable), `since`, `until` (ISO 8601). Training-pair formats report kept and dropped
+    comparisons in X-Export-* headers. Bad parameters get 400 with
+    {"detail", "errors": [{"field", "message"}]}.
+    """
+
+    permission_classes = [IsAuthenticated, CanSeeResults]
+    content_negotiation_class = IgnoreFormatParameter
+
+    def get(self, request: Request, slug: str) -> StreamingHttpResponse | Response:
+        study = get_object_or_404(Study, slug=slug)
+        params = request.query_params
+        try:
+            format_name = params.get("format")
+            if not format_name:
+                raise ValidationError({"format": "the format query parameter is required"})
+            filters = judgment_filter_build(
+                study=study,
+                generators=params.getlist("generator"),
+                categories=params.getlist("category"),
+                raters=params.getlist("rater"),
+                exclude_raters=params.getlist("exclude_rater"),
+                since=params.get("since") or None,
+                until=params.get("until") or None,
+            )
+            export = export_open(study=study, format_name=format_name, filters=filters)
+        except ValidationError as exc:
+            return Response(_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+        response = StreamingHttpResponse(export.chunks, content_type=export.format.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "no-store"
+        if export.summary is not None:
+            for header, value in SUMMARY_HEADERS.items():
+                response[header] = str(value(export.summary))
+        return response

@@ -1,0 +1,397 @@
+"""Streaming export writers: one registry of formats, each a generator of byte chunks.
+
+Formats
+-------
+judgments-csv, judgments-jsonl
+    One row per judgment, in canonical a/b orientation plus the order shown. The CSV is
+    RFC 4180 (comma separated, CRLF line ends, fields with quotes, commas or line breaks quoted,
+    quotes doubled), UTF-8 without a byte-order mark. Because spreadsheets run cells that begin
+    with = + - @ (or a tab or carriage return) as formulas, the CSV prefixes a single quote to
+    every free-text value that starts with one of those characters ("-1" becomes "'-1"); numbers
+    are left alone. The JSONL holds the exact text and adds the prompt's chat `messages`; use it
+    when the text must round-trip.
+
+dpo, hh-rlhf
+    One record per comparison that has a majority verdict (see comparison_verdict): `dpo` in
+    TRL's preference format ({"prompt", "chosen", "rejected"}; when the study has chat prompts,
+    the conversational form: "prompt" is the message list and chosen/rejected are
+    [{"role": "assistant", "content": ...}], plain prompts becoming one user message so the
+    column keeps one type); `hh-rlhf` in Anthropic's transcript format
+    ({"chosen": "\\n\\nHuman: ...\\n\\nAssistant: ...", "rejected": ...}). Both add metadata
+    under `meta_`-prefixed keys (meta_prompt_key, meta_chosen_generator,
+    meta_rejected_generator, meta_votes), which no trainer reads as data.
+    How many comparisons were kept and dropped, and why, is in Export.summary, computed before
+    the first byte streams; the command prints it to stderr (and a `<file>.summary.json`
+    sidecar) and the API sends it as X-Export-* headers. The data file holds records only, so
+    `datasets.load_dataset("json", ...)` reads it as it is.
+
+Adding a format: build an ExportFormat whose `open(study=..., filters=...)` returns an Export,
+and pass it to export_format_register; the command, the API and the download buttons pick it up.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+from django.core.exceptions import ValidationError
+
+from annotations.models import Study
+from annotations.selectors.judgments import (
+    JudgmentFilter,
+    Votes,
+    comparison_vote_patterns,
+    comparison_vote_rows_stream,
+    judgment_columns,
+    judgment_rows_stream,
+    study_has_chat_prompts,
+)
+
+# Target size of one streamed chunk: big enough for throughput, small enough that the first
+# bytes leave at once and memory stays flat.
+CHUNK_BYTES = 64 * 1024
+# Rows written between two size checks.
+_ROWS_PER_CHECK = 64
+
+VERDICT_KEPT = ("a", "b")
+DROP_REASONS = ("tie", "split", "both_bad")
+
+
+@dataclass
+class Export:
+    """An export ready to stream: iterate `chunks` once; `summary` is known before streaming."""
+
+    format: ExportFormat
+    filename: str
+    chunks: Iterator[bytes]
+    summary: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    extension: str
+    content_type: str
+    description: str
+    open: Callable[..., Export] = field(repr=False)
+
+
+EXPORT_FORMATS: dict[str, ExportFormat] = {}
+
+
+def export_format_register(export_format: ExportFormat) -> ExportFormat:
+    """Add (or replace) a format in the registry used by the command, the API and the page."""
+    EXPORT_FORMATS[export_format.name] = export_format
+    return export_format
+
+
+def export_open(*, study: Study, format_name: str, filters: JudgmentFilter) -> Export:
+    """Prepare an export of `study` in `format_name`; raises ValidationError for an unknown
+    format. Nothing is read until the chunks are iterated, except a training-pair summary."""
+    export_format = EXPORT_FORMATS.get(format_name)
+    if export_format is None:
+        raise ValidationError(
+            {
+                "format": f"unknown export format {format_name!r}; choose from "
+                f"{', '.join(EXPORT_FORMATS)}"
+            }
+        )
+    return export_format.open(study=study, filters=filters, export_format=export_format)
+
+
+def _filename(study: Study, stem: str, export_format: ExportFormat) -> str:
+    return f"{study.slug}-{stem}.{export_format.extension}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Judgments
+# ---------------------------------------------------------------------------------------------
+
+
+def _judgments_csv_chunks(*, study: Study, filters: JudgmentFilter) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(judgment_columns(with_messages=False))
+    for batch in judgment_rows_stream(
+        study=study, filters=filters, with_messages=False, spreadsheet_safe=True
+    ):
+        for start in range(0, len(batch), _ROWS_PER_CHECK):
+            writer.writerows(batch[start : start + _ROWS_PER_CHECK])
+            if buffer.tell() >= CHUNK_BYTES:
+                yield buffer.getvalue().encode()
+                buffer = io.StringIO()
+                writer = csv.writer(buffer, lineterminator="\r\n")
+    if buffer.tell():
+        yield buffer.getvalue().encode()
+
+
+def _json_fragment(text: str | None) -> orjson.Fragment | None:
+    return None if text is None else orjson.Fragment(text)
+
+
+def _judgments_jsonl_chunks(*, study: Study, filters: JudgmentFilter) -> Iterator[bytes]:
+    keys = judgment_columns(with_messages=True)
+    # JSON columns arrive as JSON text from the database and are embedded without re-parsing.
+    messages_at, criteria_at, flags_at = (
+        keys.index("messages"),
+        keys.index("criteria"),
+        keys.index("flags"),
+    )
+    dumps = orjson.dumps
+    pending: list[bytes] = []
+    size = 0
+    for batch in judgment_rows_stream(study=study, filters=filters, with_messages=True):
+        for row in batch:
+            record = dict(zip(keys, row, strict=True))
+            record["messages"] = _json_fragment(row[messages_at])
+            record["criteria"] = orjson.Fragment(row[criteria_at])
+            record["flags"] = orjson.Fragment(row[flags_at])
+            line = dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+            pending.append(line)
+            size += len(line)
+            if size >= CHUNK_BYTES:
+                yield b"".join(pending)
+                pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def _open_judgments_csv(
+    *, study: Study, filters: JudgmentFilter, export_format: ExportFormat
+) -> Export:
+    return Export(
+        format=export_format,
+        filename=_filename(study, "judgments", export_format),
+        chunks=_judgments_csv_chunks(study=study, filters=filters),
+    )
+
+
+def _open_judgments_jsonl(
+    *, study: Study, filters: JudgmentFilter, export_format: ExportFormat
+) -> Export:
+    return Export(
+        format=export_format,
+        filename=_filename(study, "judgments", export_format),
+        chunks=_judgments_jsonl_chunks(study=study, filters=filters),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Training pairs
+# ---------------------------------------------------------------------------------------------
+
+
+def comparison_verdict(*, votes: Votes) -> str:
+    """The majority verdict of one comparison: "a" or "b" (kept), or why it is dropped.
+
+    Over the n judgments of the comparison (after the export's filters), with A and B the
+    judgments preferring output a / output b, T the ties and X the "both are bad" answers
+    (n = A + B + T + X):
+
+    - "a" when A > n/2, "b" when B > n/2: a strict majority of all judgments, ties included,
+      prefers that side (2-1 is kept; 2-1-1 over four judgments is not);
+    - "both_bad" when X > n/2;
+    - "tie" when T + X > n/2 (ties, counting both-bad as ties, form the majority, including
+      all-tie comparisons);
+    - "split" otherwise: no strict majority for either side nor for ties (1-1, 1-1-1).
+    """
+    n = votes.total
+    if 2 * votes.a > n:
+        return "a"
+    if 2 * votes.b > n:
+        return "b"
+    if 2 * votes.both_bad > n:
+        return "both_bad"
+    if 2 * (votes.tie + votes.both_bad) > n:
+        return "tie"
+    return "split"
+
+
+def training_pair_summary(
+    *, patterns: Iterable[tuple[Votes, int]], study: Study, export_format: str
+) -> dict[str, Any]:
+    """Kept and dropped comparison counts from vote patterns (Votes -> number of comparisons)."""
+    dropped = dict.fromkeys(DROP_REASONS, 0)
+    kept = total = 0
+    for votes, count in patterns:
+        total += count
+        verdict = comparison_verdict(votes=votes)
+        if verdict in VERDICT_KEPT:
+            kept += count
+        else:
+            dropped[verdict] += count
+    return {
+        "study": study.slug,
+        "format": export_format,
+        "comparisons": total,
+        "kept": kept,
+        "dropped": dropped,
+        "rule": "kept when a strict majority of a comparison's judgments prefers one output; "
+        "dropped as both_bad when most answered both-bad, as tie when ties (both-bad "
+        "included) are the majority, as split when nothing has a strict majority",
+    }
+
+
+def _hh_transcript(prompt: str, messages_json: str | None) -> str:
+    """A prompt as Anthropic HH-RLHF turns.
+
+    A chat prompt is rendered turn by turn: assistant messages as "Assistant:", every other
+    role as "Human:". System messages before the first turn become a preamble ahead of the
+    first "\\n\\nHuman:", where Anthropic's text-completion prompts put a system prompt; a
+    system message later on is shown as a Human turn.
+    """
+    if messages_json is None:
+        return "\n\nHuman: " + prompt
+    messages = orjson.loads(messages_json)
+    preamble: list[str] = []
+    turns: list[str] = []
+    for message in messages:
+        role = message.get("role")
+        content = message.get("content")
+        content = content if isinstance(content, str) else orjson.dumps(content).decode()
+        if role == "system" and not turns:
+            preamble.append(content)
+            continue
+        label = "Assistant" if role == "assistant" else "Human"
+        turns.append(f"\n\n{label}: {content}")
+    return "\n\n".join(preamble) + "".join(turns)
+
+
+def _training_pair_chunks(
+    *, study: Study, filters: JudgmentFilter, hh: bool, conversational: bool
+) -> Iterator[bytes]:
+    dumps = orjson.dumps
+    pending: list[bytes] = []
+    size = 0
+    for batch in comparison_vote_rows_stream(study=study, filters=filters):
+        for (
+            _comparison_id,
+            key,
+            prompt,
+            messages,
+            generator_a,
+            generator_b,
+            output_a,
+            output_b,
+            a,
+            b,
+            tie,
+            both_bad,
+        ) in batch:
+            votes = Votes(a, b, tie, both_bad)
+            verdict = comparison_verdict(votes=votes)
+            if verdict not in VERDICT_KEPT:
+                continue
+            if verdict == "a":
+                chosen, rejected, chosen_votes, rejected_votes = output_a, output_b, a, b
+                chosen_by, rejected_by = generator_a, generator_b
+            else:
+                chosen, rejected, chosen_votes, rejected_votes = output_b, output_a, b, a
+                chosen_by, rejected_by = generator_b, generator_a
+            if hh:
+                transcript = _hh_transcript(prompt, messages)
+                record: dict[str, Any] = {
+                    "chosen": f"{transcript}\n\nAssistant: {chosen}",
+                    "rejected": f"{transcript}\n\nAssistant: {rejected}",
+                }
+            elif conversational:
+                record = {
+                    "prompt": orjson.Fragment(messages)
+                    if messages is not None
+                    else [{"role": "user", "content": prompt}],
+                    "chosen": [{"role": "assistant", "content": chosen}],
+                    "rejected": [{"role": "assistant", "content": rejected}],
+                }
+            else:
+                record = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+            record["meta_prompt_key"] = key
+            record["meta_chosen_generator"] = chosen_by
+            record["meta_rejected_generator"] = rejected_by
+            record["meta_votes"] = {
+                "chosen": chosen_votes,
+                "rejected": rejected_votes,
+                "tie": tie,
+                "both_bad": both_bad,
+            }
+            line = dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+            pending.append(line)
+            size += len(line)
+            if size >= CHUNK_BYTES:
+                yield b"".join(pending)
+                pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
+def _open_training_pairs(
+    *, study: Study, filters: JudgmentFilter, export_format: ExportFormat, hh: bool
+) -> Export:
+    patterns, max_id = comparison_vote_patterns(study=study, filters=filters)
+    summary = training_pair_summary(
+        patterns=patterns, study=study, export_format=export_format.name
+    )
+    if filters.described:
+        summary["filters"] = filters.described
+    if max_id is None:
+        chunks: Iterator[bytes] = iter(())
+    else:
+        chunks = _training_pair_chunks(
+            study=study,
+            filters=replace(filters, max_judgment_id=max_id),
+            hh=hh,
+            conversational=not hh and study_has_chat_prompts(study=study),
+        )
+    stem = "hh-rlhf" if hh else "dpo"
+    return Export(
+        format=export_format,
+        filename=_filename(study, stem, export_format),
+        chunks=chunks,
+        summary=summary,
+    )
+
+
+def _open_dpo(*, study: Study, filters: JudgmentFilter, export_format: ExportFormat) -> Export:
+    return _open_training_pairs(study=study, filters=filters, export_format=export_format, hh=False)
+
+
+def _open_hh(*, study: Study, filters: JudgmentFilter, export_format: ExportFormat) -> Export:
+    return _open_training_pairs(study=study, filters=filters, export_format=export_format, hh=True)
+
+
+_JSONL = "application/x-ndjson; charset=utf-8"
+
+for _format in (
+    ExportFormat(
+        name="judgments-csv",
+        extension="csv",
+        content_type="text/csv; charset=utf-8",
+        description="Every judgment with its context (CSV, spreadsheet-safe)",
+        open=_open_judgments_csv,
+    ),
+    ExportFormat(
+        name="judgments-jsonl",
+        extension="jsonl",
+        content_type=_JSONL,
+        description="Every judgment with its context (JSON Lines, exact text)",
+        open=_open_judgments_jsonl,
+    ),
+    ExportFormat(
+        name="dpo",
+        extension="jsonl",
+        content_type=_JSONL,
+        description="Majority-vote preference pairs in TRL's prompt/chosen/rejected format",
+        open=_open_dpo,
+    ),
+    ExportFormat(
+        name="hh-rlhf",
+        extension="jsonl",
+        content_type=_JSONL,
+        description="Majority-vote preference pairs as Anthropic HH-RLHF transcripts",
+        open=_open_hh,
+    ),
+):
+    export_format_register(_format)

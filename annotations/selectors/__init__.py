@@ -1,0 +1,1 @@
+"""Reads that turn the database into plain rows for statistics, pages and exports."""

@@ -1,0 +1,499 @@
+"""Streaming reads of a study's judgments with their context, for exports.
+
+Rows come from one raw SQL query run through a PostgreSQL server-side cursor, so memory stays
+constant whatever the study's size. Derived columns (outcome, winner, the order shown, the
+pseudonymous rater id) are computed by the database so that writers do little per-row work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils.dateparse import parse_date, parse_datetime
+
+from annotations.models import Generator, Prompt, Study, User
+
+# Rows fetched from the server per round trip; small enough to keep memory flat, large enough
+# that round trips cost little next to formatting.
+FETCH_ROWS = 2000
+
+# Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+_cursor_names = itertools.count(1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pseudonymous rater ids
+# ---------------------------------------------------------------------------------------------
+
+
+def rater_pseudonym(*, study_id: int, user_id: int) -> str:
+    """A rater's id in exports: stable within a study, different across studies, not reversible
+    without the server's SECRET_KEY, and never the username."""
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"{study_id}:{user_id}".encode(), hashlib.sha256
+    ).hexdigest()
+    return "r-" + digest[:10]
+
+
+def study_rater_ids(*, study: Study) -> list[int]:
+    """Ids of every user who has judged in the study."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT j.rater_id FROM annotations_judgment j "
+            "JOIN annotations_comparison c ON c.id = j.comparison_id WHERE c.study_id = %s",
+            [study.pk],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def study_rater_pseudonyms(*, study: Study) -> dict[int, str]:
+    """user id -> pseudonymous rater id, for every rater of the study."""
+    return {
+        uid: rater_pseudonym(study_id=study.pk, user_id=uid) for uid in study_rater_ids(study=study)
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Filters
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgmentFilter:
+    """Which judgments of a study an export covers; build it with judgment_filter_build.
+
+    Raters are resolved user ids. `since` is inclusive, `until` exclusive. `max_judgment_id`
+    pins an export to the judgments that existed when its summary was computed.
+    """
+
+    generators: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    rater_ids: tuple[int, ...] = ()
+    exclude_rater_ids: tuple[int, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    max_judgment_id: int | None = None
+    # What the caller asked for, for summaries and file names.
+    described: dict[str, object] = field(default_factory=dict, compare=False)
+
+
+def _parse_moment(value: str | datetime | date, *, name: str, end_of_day: bool) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time.min)
+        if end_of_day:
+            moment += timedelta(days=1)
+    else:
+        text = value.strip()
+        try:
+            # A bare date first: parse_datetime would also read it, as midnight.
+            day = parse_date(text)
+            moment = None if day else parse_datetime(text)
+        except ValueError as exc:
+            raise ValidationError({name: f"{value!r} is not a valid date or time: {exc}"}) from exc
+        if moment is None and day is None:
+            raise ValidationError(
+                {
+                    name: f"{value!r} is not an ISO 8601 date (2024-05-31) or time "
+                    "(2024-05-31T12:00:00Z)"
+                }
+            )
+        if moment is None:
+            moment = datetime.combine(day, time.min)
+            if end_of_day:
+                moment += timedelta(days=1)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _resolve_raters(*, study: Study, values: Sequence[str], name: str) -> tuple[int, ...]:
+    by_pseudonym = {p: uid for uid, p in study_rater_pseudonyms(study=study).items()}
+    wanted = [v.strip() for v in values if v and v.strip()]
+    by_username = dict(
+        User.objects.filter(username__in=[v for v in wanted if v not in by_pseudonym]).values_list(
+            "username", "id"
+        )
+    )
+    ids: list[int] = []
+    unknown: list[str] = []
+    for value in wanted:
+        uid = by_pseudonym.get(value, by_username.get(value))
+        if uid is None:
+            unknown.append(value)
+        else:
+            ids.append(uid)
+    if unknown:
+        raise ValidationError(
+            {
+                name: f"unknown rater(s) {', '.join(map(repr, unknown))}: give a pseudonymous id "
+                "from an export of this study (r-...) or a username"
+            }
+        )
+    return tuple(dict.fromkeys(ids))
+
+
+def judgment_filter_build(
+    *,
+    study: Study,
+    generators: Sequence[str] = (),
+    categories: Sequence[str] = (),
+    raters: Sequence[str] = (),
+    exclude_raters: Sequence[str] = (),
+    since: str | datetime | date | None = None,
+    until: str | datetime | date | None = None,
+) -> JudgmentFilter:
+    """Validate export filters against the study and return them resolved.
+
+    - generators: names; a judgment matches when either side of its comparison is one of them.
+    - categories: prompt categories.
+    - raters / exclude_raters: each a pseudonymous id as exports show it (r-...) or a username.
+    - since (inclusive) / until (exclusive): ISO 8601 dates or times, UTC when no offset is
+      given; a bare date for `until` means the end of that day, so since=2024-05-01
+      until=2024-05-31 covers all of May.
+
+    Raises ValidationError naming the filter that is wrong.
+    """
+    generators = tuple(dict.fromkeys(g.strip() for g in generators if g and g.strip()))
+    categories = tuple(dict.fromkeys(c.strip() for c in categories if c and c.strip()))
+    if generators:
+        known = set(
+            Generator.objects.filter(study=study, name__in=generators).values_list(
+                "name", flat=True
+            )
+        )
+        missing = [g for g in generators if g not in known]
+        if missing:
+            raise ValidationError(
+                {
+                    "generator": f"no model named {', '.join(map(repr, missing))} in study "
+                    f"{study.slug!r}"
+                }
+            )
+    if categories:
+        known = set(
+            Prompt.objects.filter(study=study, category__in=categories).values_list(
+                "category", flat=True
+            )
+        )
+        missing = [c for c in categories if c not in known]
+        if missing:
+            raise ValidationError(
+                {
+                    "category": f"no prompt category {', '.join(map(repr, missing))} in study "
+                    f"{study.slug!r}"
+                }
+            )
+    rater_ids = _resolve_raters(study=study, values=raters, name="rater") if raters else ()
+    exclude_ids = (
+        _resolve_raters(study=study, values=exclude_raters, name="exclude_rater")
+        if exclude_raters
+        else ()
+    )
+    since_at = _parse_moment(since, name="since", end_of_day=False) if since else None
+    until_at = _parse_moment(until, name="until", end_of_day=True) if until else None
+    if since_at and until_at and since_at >= until_at:
+        raise ValidationError({"until": "must be later than since"})
+    described: dict[str, object] = {}
+    for key, value in (
+        ("generator", list(generators)),
+        ("category", list(categories)),
+        ("rater", [r.strip() for r in raters if r and r.strip()]),
+        ("exclude_rater", [r.strip() for r in exclude_raters if r and r.strip()]),
+        ("since", since_at.isoformat() if since_at else None),
+        ("until", until_at.isoformat() if until_at else None),
+    ):
+        if value:
+            described[key] = value
+    return JudgmentFilter(
+        generators=generators,
+        categories=categories,
+        rater_ids=rater_ids,
+        exclude_rater_ids=exclude_ids,
+        since=since_at,
+        until=until_at,
+        described=described,
+    )
+
+
+# The joins every judgment query shares: a judgment with its comparison, prompt, both outputs and
+# their generators.
+_JUDGMENT_JOINS = """
+FROM annotations_judgment j
+JOIN annotations_comparison c ON c.id = j.comparison_id
+JOIN annotations_prompt p ON p.id = c.prompt_id
+JOIN annotations_output oa ON oa.id = c.output_a_id
+JOIN annotations_output ob ON ob.id = c.output_b_id
+JOIN annotations_generator ga ON ga.id = oa.generator_id
+JOIN annotations_generator gb ON gb.id = ob.generator_id
+"""
+
+
+def _where(*, study: Study, filters: JudgmentFilter) -> tuple[str, dict[str, object]]:
+    clauses = ["c.study_id = %(study_id)s"]
+    params: dict[str, object] = {"study_id": study.pk}
+    if filters.generators:
+        clauses.append("(ga.name = ANY(%(generators)s) OR gb.name = ANY(%(generators)s))")
+        params["generators"] = list(filters.generators)
+    if filters.categories:
+        clauses.append("p.category = ANY(%(categories)s)")
+        params["categories"] = list(filters.categories)
+    if filters.rater_ids:
+        clauses.append("j.rater_id = ANY(%(rater_ids)s)")
+        params["rater_ids"] = list(filters.rater_ids)
+    if filters.exclude_rater_ids:
+        clauses.append("NOT (j.rater_id = ANY(%(exclude_rater_ids)s))")
+        params["exclude_rater_ids"] = list(filters.exclude_rater_ids)
+    if filters.since is not None:
+        clauses.append("j.created_at >= %(since)s")
+        params["since"] = filters.since
+    if filters.until is not None:
+        clauses.append("j.created_at < %(until)s")
+        params["until"] = filters.until
+    if filters.max_judgment_id is not None:
+        clauses.append("j.id <= %(max_judgment_id)s")
+        params["max_judgment_id"] = filters.max_judgment_id
+    return "WHERE " + " AND ".join(clauses), params
+
+
+def _guarded(expression: str, guard: bool) -> str:
+    if not guard:
+        return expression
+    return (
+        f"CASE WHEN left({expression}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') "
+        f"THEN '''' || {expression} ELSE {expression} END"
+    )
+
+
+def _stream(sql: str, params: dict[str, object], *, fetch_rows: int) -> Iterator[list[tuple]]:
+    """Run `sql` through a server-side cursor and yield its rows in batches.
+
+    The cursor lives in its own transaction (a savepoint inside an outer one), so that it needs
+    no WITH HOLD copy of the whole result; closing the generator early rolls back and frees it.
+    """
+    with transaction.atomic():
+        connection.ensure_connection()
+        name = f"export_{next(_cursor_names)}"
+        with connection.connection.cursor(name=name) as cursor:
+            cursor.itersize = fetch_rows
+            cursor.execute(sql, params)
+            while batch := cursor.fetchmany(fetch_rows):
+                yield batch
+
+
+# ---------------------------------------------------------------------------------------------
+# One row per judgment
+# ---------------------------------------------------------------------------------------------
+
+# Columns of judgment_rows_stream, in order; "messages" only when asked for.
+JUDGMENT_COLUMNS: tuple[str, ...] = (
+    "study",
+    "prompt_key",
+    "prompt",
+    "messages",
+    "category",
+    "generator_a",
+    "generator_b",
+    "output_a",
+    "output_b",
+    "preference",
+    "strength",
+    "outcome",
+    "both_bad",
+    "winner_generator",
+    "left_is_a",
+    "left_generator",
+    "right_generator",
+    "criteria",
+    "flags",
+    "rationale",
+    "rater",
+    "duration_ms",
+    "created_at",
+    "source",
+)
+
+
+def judgment_columns(*, with_messages: bool) -> tuple[str, ...]:
+    """The column names of judgment_rows_stream for the given options."""
+    return tuple(c for c in JUDGMENT_COLUMNS if with_messages or c != "messages")
+
+
+def judgment_rows_stream(
+    *,
+    study: Study,
+    filters: JudgmentFilter,
+    with_messages: bool = True,
+    spreadsheet_safe: bool = False,
+    fetch_rows: int = FETCH_ROWS,
+) -> Iterator[list[tuple]]:
+    """Yield batches of judgment rows (tuples in judgment_columns() order), ordered by
+    comparison then judgment.
+
+    Values: preference/strength/duration_ms ints (duration may be None); both_bad and left_is_a
+    bools; outcome "a", "b" or "tie"; winner_generator a name or ""; criteria, flags and
+    messages as JSON text (messages None for plain prompts); created_at ISO 8601 UTC text
+    ("2024-05-31T12:00:00.000000Z"); rater the pseudonymous id.
+
+    spreadsheet_safe prefixes a single quote to free-text values that begin with = + - @ tab or
+    carriage return, so spreadsheets show them as text instead of running them as formulas.
+    """
+    pseudonyms = study_rater_pseudonyms(study=study)
+    where, params = _where(study=study, filters=filters)
+    g = spreadsheet_safe
+    slug = study.slug
+    if g and slug.startswith(FORMULA_PREFIXES):
+        slug = "'" + slug
+    params.update(
+        slug=slug, pseudonym_ids=list(pseudonyms), pseudonym_values=list(pseudonyms.values())
+    )
+    columns = [
+        "%(slug)s::text",
+        _guarded("p.key", g),
+        _guarded("p.text", g),
+        "p.messages::text" if with_messages else None,
+        _guarded("p.category", g),
+        _guarded("ga.name", g),
+        _guarded("gb.name", g),
+        _guarded("oa.text", g),
+        _guarded("ob.text", g),
+        "j.preference",
+        "abs(j.preference)",
+        "CASE WHEN j.preference > 0 THEN 'a' WHEN j.preference < 0 THEN 'b' ELSE 'tie' END",
+        "j.both_bad",
+        _guarded(
+            "CASE WHEN j.preference > 0 THEN ga.name WHEN j.preference < 0 THEN gb.name "
+            "ELSE '' END",
+            g,
+        ),
+        "j.left_is_a",
+        _guarded("CASE WHEN j.left_is_a THEN ga.name ELSE gb.name END", g),
+        _guarded("CASE WHEN j.left_is_a THEN gb.name ELSE ga.name END", g),
+        "j.criteria::text",
+        "j.flags::text",
+        _guarded("j.rationale", g),
+        "r.pseudonym",
+        "j.duration_ms",
+        "to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+        "j.source",
+    ]
+    sql = (
+        "SELECT "
+        + ", ".join(c for c in columns if c is not None)
+        + _JUDGMENT_JOINS
+        + "JOIN unnest(%(pseudonym_ids)s::bigint[], %(pseudonym_values)s::text[]) "
+        "AS r(id, pseudonym) ON r.id = j.rater_id " + where + " ORDER BY c.id, j.id"
+    )
+    yield from _stream(sql, params, fetch_rows=fetch_rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# One row per comparison, with its votes (training pairs)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Votes:
+    """The judgments of one comparison by outcome; `tie` excludes both-bad answers."""
+
+    a: int
+    b: int
+    tie: int
+    both_bad: int
+
+    @property
+    def total(self) -> int:
+        return self.a + self.b + self.tie + self.both_bad
+
+
+def _votes_sql(where: str) -> str:
+    return (
+        "SELECT j.comparison_id AS comparison_id,"
+        " count(*) FILTER (WHERE j.preference > 0) AS a,"
+        " count(*) FILTER (WHERE j.preference < 0) AS b,"
+        " count(*) FILTER (WHERE j.preference = 0 AND NOT j.both_bad) AS tie,"
+        " count(*) FILTER (WHERE j.both_bad) AS both_bad"
+        + _JUDGMENT_JOINS
+        + where
+        + " GROUP BY j.comparison_id"
+    )
+
+
+def comparison_vote_patterns(
+    *, study: Study, filters: JudgmentFilter
+) -> tuple[list[tuple[Votes, int]], int | None]:
+    """How many comparisons have each vote pattern, and the newest judgment id counted.
+
+    Cheap (a handful of rows whatever the size): exports use it to report kept and dropped
+    pairs before streaming. Pass the returned id as filters.max_judgment_id to the stream so
+    that both describe the same judgments.
+    """
+    where, params = _where(study=study, filters=filters)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(j.id)" + _JUDGMENT_JOINS + where, params)
+        max_id = cursor.fetchone()[0]
+        if max_id is None:
+            return [], None
+        where, params = _where(study=study, filters=replace(filters, max_judgment_id=max_id))
+        cursor.execute(
+            "SELECT a, b, tie, both_bad, count(*) FROM ("
+            + _votes_sql(where)
+            + ") v GROUP BY a, b, tie, both_bad ORDER BY a, b, tie, both_bad",
+            params,
+        )
+        patterns = [(Votes(a, b, t, x), n) for a, b, t, x, n in cursor.fetchall()]
+    return patterns, max_id
+
+
+# Columns of comparison_vote_rows_stream, in order.
+COMPARISON_VOTE_COLUMNS: tuple[str, ...] = (
+    "comparison_id",
+    "prompt_key",
+    "prompt",
+    "messages",
+    "generator_a",
+    "generator_b",
+    "output_a",
+    "output_b",
+    "a",
+    "b",
+    "tie",
+    "both_bad",
+)
+
+
+def comparison_vote_rows_stream(
+    *, study: Study, filters: JudgmentFilter, fetch_rows: int = FETCH_ROWS
+) -> Iterator[list[tuple]]:
+    """Yield batches of per-comparison rows (COMPARISON_VOTE_COLUMNS order) for every comparison
+    with at least one judgment passing the filters, ordered by comparison; messages is JSON text
+    or None."""
+    where, params = _where(study=study, filters=filters)
+    sql = (
+        "SELECT c.id, p.key, p.text, p.messages::text, ga.name, gb.name, oa.text, ob.text,"
+        " v.a, v.b, v.tie, v.both_bad FROM (" + _votes_sql(where) + ") v"
+        " JOIN annotations_comparison c ON c.id = v.comparison_id"
+        " JOIN annotations_prompt p ON p.id = c.prompt_id"
+        " JOIN annotations_output oa ON oa.id = c.output_a_id"
+        " JOIN annotations_output ob ON ob.id = c.output_b_id"
+        " JOIN annotations_generator ga ON ga.id = oa.generator_id"
+        " JOIN annotations_generator gb ON gb.id = ob.generator_id"
+        " ORDER BY c.id"
+    )
+    yield from _stream(sql, params, fetch_rows=fetch_rows)
+
+
+def study_has_chat_prompts(*, study: Study) -> bool:
+    """Whether any prompt of the study is a chat transcript (a message list)."""
+    return Prompt.objects.filter(study=study, messages__isnull=False).exists()

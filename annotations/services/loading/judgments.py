@@ -1,0 +1,457 @@
+"""Importing judgments made elsewhere into a study whose prompts and outputs are loaded.
+
+One streaming pass checks each row against the study (prompt keys, model names, outputs, the
+scale) and stages the compact, already-oriented rows in a temporary table with COPY. Checks that
+need the whole file (a rater judging a pair twice differently) or the stored judgments run in
+SQL on that table. Only when everything is valid are raters, missing comparisons and judgments
+written, with the comparisons' judgment_count kept in step, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from annotations.models import SCALE_MAX_STRENGTH, Generator, Scale, Study
+from annotations.services.loading.common import (
+    MAX_KEY_CHARS,
+    MAX_RATIONALE_CHARS,
+    check_name,
+    check_text,
+    lock_study,
+    raw_connection,
+    stream_rows,
+)
+from annotations.services.loading.errors import Problems
+from annotations.services.loading.reading import (
+    CSV,
+    FileArg,
+    Progress,
+    detect_format,
+    iter_csv,
+    iter_jsonl,
+    open_binary,
+    type_name,
+)
+
+# Imported raters get the username EXT_PREFIX + their source id. Django's username rules forbid
+# ":", so no account made through a form or add_user can ever take such a name.
+EXT_PREFIX = "ext:"
+MAX_RATER_CHARS = 150 - len(EXT_PREFIX)
+WINNERS = ("left", "right", "tie", "both_bad")
+# Verdict code in the staging table for "both are bad" (other codes are the preference).
+_BOTH_BAD = 10
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import found: judgments and raters in the file, and how many were already there."""
+
+    filename: str
+    study: str
+    judgments: int
+    judgments_existing: int
+    raters: int
+    raters_existing: int
+    comparisons_added: int
+
+    @property
+    def judgments_added(self) -> int:
+        return self.judgments - self.judgments_existing
+
+    def __str__(self) -> str:
+        return (
+            f"Imported {self.filename} into '{self.study}': "
+            f"{self.judgments:,} judgments ({self.judgments_existing:,} already there), "
+            f"{self.raters:,} raters ({self.raters_existing:,} already there), "
+            f"{self.comparisons_added:,} comparisons added."
+        )
+
+
+class _Study:
+    """Lookups of one study: prompt keys, model names and outputs, held as compact ints."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.prompt_ids: dict[str, int] = {}
+        self.prompt_keys: dict[int, str] = {}
+        for key, pk in stream_rows(
+            "SELECT key, id FROM annotations_prompt WHERE study_id = %s", [study.pk]
+        ):
+            self.prompt_ids[key] = pk
+        generators = list(Generator.objects.filter(study=study).values_list("id", "name"))
+        self.generator_ids = {name: pk for pk, name in generators}
+        self.generator_names = dict(generators)
+        self._generator_index = {pk: i for i, (pk, _) in enumerate(generators)}
+        self.outputs: dict[int, int] = {}
+        for prompt_id, generator_id, output_id in stream_rows(
+            "SELECT prompt_id, generator_id, id FROM annotations_output WHERE study_id = %s",
+            [study.pk],
+        ):
+            self.outputs[prompt_id << 16 | self._generator_index[generator_id]] = output_id
+
+    def output(self, prompt_id: int, generator_id: int) -> int | None:
+        return self.outputs.get(prompt_id << 16 | self._generator_index[generator_id])
+
+    def left_is_a(self, left: int, right: int) -> bool:
+        """Canonical side of a new comparison: the baseline is b, else the first name is a."""
+        baseline = self.study.baseline_id
+        if right == baseline:
+            return True
+        if left == baseline:
+            return False
+        return self.generator_names[left] < self.generator_names[right]
+
+
+def _lookup(
+    value: Any,
+    table: dict[str, int],
+    line: int,
+    field: str,
+    problems: Problems,
+    what: str,
+    max_chars: int,
+) -> int | None:
+    found = table.get(value) if type(value) is str else None
+    if found is not None:
+        return found
+    name = check_name(value, line, field, problems, max_chars=max_chars)
+    if name is None:
+        return None
+    found = table.get(name)
+    if found is None:
+        problems.add(line, field, f"unknown {what} '{name}'")
+    return found
+
+
+def _strength(value: Any, winner: str, study: Study, line: int, problems: Problems) -> int | None:
+    if value is None or value == "":
+        return 0 if winner in ("tie", "both_bad") else 1
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.add(line, "strength", f"must be a whole number, not {type_name(value)}")
+        return None
+    if winner in ("tie", "both_bad"):
+        if value != 0:
+            problems.add(line, "strength", f"a '{winner}' verdict has no strength")
+            return None
+        return 0
+    top = SCALE_MAX_STRENGTH[study.scale]
+    if not 1 <= value <= top:
+        problems.add(line, "strength", f"must be from 1 to {top} on a {study.scale} scale")
+        return None
+    return value
+
+
+def _created_at(value: Any, line: int, problems: Problems) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        problems.add(line, "created_at", f"must be an ISO 8601 string, not {type_name(value)}")
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        problems.add(
+            line,
+            "created_at",
+            f"'{value[:60]}' is not an ISO 8601 date-time (2024-05-01T12:00:00Z)",
+        )
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def _stage_row(
+    line: int, obj: dict[str, Any], lookups: _Study, problems: Problems
+) -> tuple[Any, ...] | None:
+    """The staging row of one judgment, or None with its problems recorded."""
+    study = lookups.study
+    before = problems.total
+    prompt_id = _lookup(
+        obj.get("key"), lookups.prompt_ids, line, "key", problems, "prompt key", MAX_KEY_CHARS
+    )
+    left = _lookup(obj.get("left"), lookups.generator_ids, line, "left", problems, "model", 200)
+    right = _lookup(obj.get("right"), lookups.generator_ids, line, "right", problems, "model", 200)
+    winner = obj.get("winner")
+    if isinstance(winner, str) and winner not in WINNERS:
+        winner = winner.strip().lower()
+    if winner not in WINNERS:
+        shown = f"'{winner[:40]}'" if isinstance(winner, str) else type_name(winner)
+        problems.add(
+            line,
+            "winner",
+            "is missing"
+            if winner is None or winner == ""
+            else f"unknown value {shown}; use left, right, tie or both_bad",
+        )
+        winner = None
+    elif winner == "tie" and study.scale == Scale.BINARY:
+        problems.add(line, "winner", "this study's scale is binary: it has no tie")
+    elif winner == "both_bad" and not study.allow_both_bad:
+        problems.add(line, "winner", "this study has no 'both are bad' answer")
+    rater = obj.get("rater")
+    if type(rater) is not str or not rater.strip() or len(rater) > MAX_RATER_CHARS:
+        rater = check_name(rater, line, "rater", problems, max_chars=MAX_RATER_CHARS)
+    else:
+        rater = rater.strip()
+    strength = (
+        None if winner is None else _strength(obj.get("strength"), winner, study, line, problems)
+    )
+    created_at = _created_at(obj.get("created_at"), line, problems)
+    rationale = obj.get("rationale")
+    if rationale is None or rationale == "":
+        rationale = ""
+    else:
+        rationale = check_text(
+            rationale, line, "rationale", problems, max_chars=MAX_RATIONALE_CHARS, allow_empty=True
+        )
+    if prompt_id is None or left is None or right is None:
+        return None
+    if left == right:
+        problems.add(line, "right", "is the same model as left: a judgment compares two models")
+        return None
+    out_left = lookups.output(prompt_id, left)
+    out_right = lookups.output(prompt_id, right)
+    for field, generator, output in (("left", left, out_left), ("right", right, out_right)):
+        if output is None:
+            key = obj.get("key")
+            problems.add(
+                line,
+                field,
+                f"model '{lookups.generator_names[generator]}' has no output for prompt '{key}'",
+            )
+    if problems.total > before or out_left is None or out_right is None:
+        return None
+    preference = {"left": strength, "right": -strength, "tie": 0, "both_bad": 0}[winner]
+    left_is_lo = out_left < out_right
+    lo, hi = (out_left, out_right) if left_is_lo else (out_right, out_left)
+    verdict = _BOTH_BAD if winner == "both_bad" else (preference if left_is_lo else -preference)
+    a_is_lo = lookups.left_is_a(left, right) == left_is_lo
+    return (line, rater, prompt_id, lo, hi, a_is_lo, left_is_lo, verdict, created_at, rationale)
+
+
+_STAGE = """
+    CREATE TEMPORARY TABLE judgment_import_stage (
+        line integer NOT NULL,
+        rater text NOT NULL,
+        prompt_id bigint NOT NULL,
+        lo bigint NOT NULL,
+        hi bigint NOT NULL,
+        a_is_lo boolean NOT NULL,
+        left_is_lo boolean NOT NULL,
+        verdict smallint NOT NULL,
+        created_at timestamptz,
+        rationale text NOT NULL
+    ) ON COMMIT DROP
+"""
+
+# Lines whose verdict differs from the same rater's first verdict on the same pair.
+_SELF_CONFLICTS = """
+    WITH split AS (
+        SELECT rater, lo, hi FROM judgment_import_stage
+        GROUP BY rater, lo, hi HAVING min(verdict) <> max(verdict)
+    ),
+    lines AS (
+        SELECT s.line, s.rater, s.verdict,
+               first_value(s.line) OVER w AS first_line,
+               first_value(s.verdict) OVER w AS first_verdict
+        FROM judgment_import_stage s JOIN split USING (rater, lo, hi)
+        WINDOW w AS (PARTITION BY s.rater, s.lo, s.hi ORDER BY s.line)
+    )
+    SELECT line, rater, first_line, count(*) OVER () FROM lines
+    WHERE verdict <> first_verdict ORDER BY line LIMIT %s
+"""
+
+# Lines that contradict a judgment an earlier import stored for the same rater and pair.
+_STORED_CONFLICTS = """
+    SELECT s.line, s.rater, count(*) OVER ()
+    FROM judgment_import_stage s
+    JOIN annotations_user u ON u.username = %(prefix)s || s.rater
+    JOIN annotations_comparison c
+      ON LEAST(c.output_a_id, c.output_b_id) = s.lo
+     AND GREATEST(c.output_a_id, c.output_b_id) = s.hi
+    JOIN annotations_judgment j ON j.comparison_id = c.id AND j.rater_id = u.id
+    WHERE CASE WHEN j.both_bad THEN %(both_bad)s
+               WHEN c.output_a_id = s.lo THEN j.preference
+               ELSE -j.preference END <> s.verdict
+    ORDER BY s.line LIMIT %(limit)s
+"""
+
+_ADD_RATERS = """
+    WITH raters AS (SELECT DISTINCT rater FROM judgment_import_stage),
+    added AS (
+        INSERT INTO annotations_user
+            (password, is_superuser, username, first_name, last_name, email, is_staff,
+             is_active, date_joined, role, external_id)
+        SELECT '!' || replace(gen_random_uuid()::text, '-', ''), false, %(prefix)s || rater,
+               '', '', '', false, true, %(now)s, 'rater', rater
+        FROM raters
+        ON CONFLICT (username) DO NOTHING
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM raters), (SELECT count(*) FROM added)
+"""
+
+_ADD_COMPARISONS = """
+    WITH pairs AS (
+        SELECT lo, hi, min(prompt_id) AS prompt_id, bool_and(a_is_lo) AS a_is_lo
+        FROM judgment_import_stage GROUP BY lo, hi
+    ),
+    added AS (
+        INSERT INTO annotations_comparison
+            (study_id, prompt_id, output_a_id, output_b_id, judgment_count, created_at)
+        SELECT %(study)s, prompt_id,
+               CASE WHEN a_is_lo THEN lo ELSE hi END, CASE WHEN a_is_lo THEN hi ELSE lo END,
+               0, %(now)s
+        FROM pairs
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+    )
+    SELECT count(*) FROM added
+"""
+
+_ADD_JUDGMENTS = """
+    WITH added AS (
+        INSERT INTO annotations_judgment
+            (comparison_id, rater_id, scale, preference, both_bad, left_is_a, criteria, flags,
+             rationale, source, created_at)
+        SELECT c.id, u.id, %(scale)s,
+               CASE WHEN s.verdict = %(both_bad)s THEN 0
+                    WHEN c.output_a_id = s.lo THEN s.verdict ELSE -s.verdict END,
+               s.verdict = %(both_bad)s,
+               s.left_is_lo = (c.output_a_id = s.lo),
+               '{}'::jsonb, '{}'::jsonb, s.rationale, 'import', coalesce(s.created_at, %(now)s)
+        FROM judgment_import_stage s
+        JOIN annotations_user u ON u.username = %(prefix)s || s.rater
+        JOIN annotations_comparison c
+          ON LEAST(c.output_a_id, c.output_b_id) = s.lo
+         AND GREATEST(c.output_a_id, c.output_b_id) = s.hi
+        WHERE c.study_id = %(study)s
+        ORDER BY s.line
+        ON CONFLICT (comparison_id, rater_id) DO NOTHING
+        RETURNING comparison_id
+    ),
+    counted AS (
+        UPDATE annotations_comparison c SET judgment_count = c.judgment_count + n.added
+        FROM (SELECT comparison_id, count(*) AS added FROM added GROUP BY comparison_id) n
+        WHERE c.id = n.comparison_id
+        RETURNING n.added
+    )
+    SELECT coalesce(sum(added), 0) FROM counted
+"""
+
+
+def _stage(
+    handle: BinaryIO, fmt: str, lookups: _Study, problems: Problems, progress: Progress | None
+) -> int:
+    """Check every row and COPY the valid ones into the staging table; return the row count."""
+    if fmt == CSV:
+        rows = iter_csv(
+            handle,
+            problems,
+            required=("key", "left", "right", "winner", "rater"),
+            optional=("created_at", "rationale", "strength"),
+            progress=progress,
+            phase="checking",
+        )
+    else:
+        rows = iter_jsonl(handle, problems, progress, "checking")
+    count = 0
+    with raw_connection().cursor() as cursor:
+        cursor.execute(_STAGE)
+        with cursor.copy("COPY judgment_import_stage FROM STDIN") as copy:
+            write = copy.write_row
+            for line, obj in rows:
+                count += 1
+                row = _stage_row(line, obj, lookups, problems)
+                if row is not None:
+                    write(row)
+    return count
+
+
+def _check_stage(problems: Problems, limit: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE judgment_import_stage")
+        cursor.execute(_SELF_CONFLICTS, [limit])
+        rows = cursor.fetchall()
+        for line, rater, first_line, _ in rows:
+            problems.add(
+                line, "winner", f"rater '{rater}' judged this pair differently on line {first_line}"
+            )
+        cursor.execute(
+            _STORED_CONFLICTS, {"prefix": EXT_PREFIX, "both_bad": _BOTH_BAD, "limit": limit}
+        )
+        stored = cursor.fetchall()
+        for line, rater, _ in stored:
+            problems.add(
+                line,
+                "winner",
+                f"rater '{rater}' already has a different judgment of this pair in the study",
+            )
+        # Problems past the listed ones are only counted.
+        for found in (rows, stored):
+            if found:
+                problems.total += found[0][-1] - len(found)
+
+
+def judgments_import(
+    *,
+    study: Study,
+    file: FileArg,
+    filename: str = "",
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import judgments (CSV or JSONL, one per row) into `study`.
+
+    Each row names a prompt key, the models shown left and right, the winner (left, right, tie
+    or both_bad), the rater's id in the source, and optionally created_at (ISO 8601; naive means
+    UTC), rationale and strength (Likert studies). A rater account EXT_PREFIX + id is made for
+    each new rater. Re-importing a file adds nothing; a row that contradicts a stored judgment
+    by the same rater is an error. Raises LoadError (nothing written) on any problem.
+    """
+    if not filename:
+        filename = os.path.basename(file) if isinstance(file, str | os.PathLike) else ""
+        filename = filename or os.path.basename(getattr(file, "name", "") or "") or "upload"
+    with open_binary(file) as handle, transaction.atomic():
+        fmt = detect_format(filename, handle)
+        lock_study(study.pk)
+        lookups = _Study(study)
+        problems = Problems()
+        count = _stage(handle, fmt, lookups, problems, progress)
+        del lookups
+        if count == 0 and not problems:
+            problems.add(None, "", "the file is empty: no judgments found")
+        _check_stage(problems, limit=50)
+        problems.raise_if_any(filename)
+        now = timezone.now()
+        params = {
+            "prefix": EXT_PREFIX,
+            "now": now,
+            "study": study.pk,
+            "scale": study.scale,
+            "both_bad": _BOTH_BAD,
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(_ADD_RATERS, params)
+            raters, raters_added = cursor.fetchone()
+            cursor.execute(_ADD_COMPARISONS, params)
+            (comparisons_added,) = cursor.fetchone()
+            cursor.execute(_ADD_JUDGMENTS, params)
+            (judgments_added,) = cursor.fetchone()
+    return ImportSummary(
+        filename=filename,
+        study=study.slug,
+        judgments=count,
+        judgments_existing=count - int(judgments_added),
+        raters=raters,
+        raters_existing=raters - raters_added,
+        comparisons_added=comparisons_added,
+    )

@@ -5,9 +5,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from annotations.models import Study
+from annotations.rating_selectors import rater_studies
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    studies = Study.objects.filter(is_open=True) if request.user.is_rater else Study.objects.all()
-    return render(request, "annotations/home.html", {"studies": studies})
+    if request.user.is_rater:
+        # Raters see the open studies with their own progress and a link to judge.
+        rows = rater_studies(rater=request.user)
+        return render(request, "annotations/home.html", {"rater_rows": rows})
+    return render(request, "annotations/home.html", {"studies": Study.objects.all()})

@@ -54,6 +54,12 @@ class StudyAdmin(admin.ModelAdmin):
             kwargs["queryset"] = Generator.objects.filter(study_id=study_id)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_urls(self):  # type: ignore[no-untyped-def]
+        # The upload page (load a prompt set or import judgments) lives beside the study pages.
+        from annotations.admin_upload import upload_urls
+
+        return upload_urls(self) + super().get_urls()
+
 
 @admin.register(Generator)
 class GeneratorAdmin(admin.ModelAdmin):

@@ -1,0 +1,99 @@
+"""The admin's upload page: load a prompt set or import judgments from a file into a study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+
+from annotations.models import Study
+from annotations.services.loading import LoadError, judgments_import, prompt_set_load
+
+KINDS = {
+    "prompts": ("Prompt set with model outputs", prompt_set_load),
+    "judgments": ("Judgments made elsewhere", judgments_import),
+}
+EXTENSIONS = {".jsonl", ".ndjson", ".json", ".csv"}
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 2**20:,.1f} MB"
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"The file is {_megabytes(size)}; uploads are limited to "
+        f"{_megabytes(settings.MAX_UPLOAD_BYTES)}. Load larger files with manage.py "
+        "load_prompts or import_judgments."
+    )
+
+
+class UploadForm(forms.Form):
+    study = forms.ModelChoiceField(queryset=Study.objects.all(), empty_label=None)
+    kind = forms.ChoiceField(
+        choices=[(k, label) for k, (label, _) in KINDS.items()], widget=forms.RadioSelect
+    )
+    file = forms.FileField(help_text="JSONL (.jsonl) or CSV (.csv), UTF-8.")
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_too_large(upload.size))
+        if Path(upload.name).suffix.lower() not in EXTENSIONS:
+            raise forms.ValidationError("Choose a .jsonl or .csv file.")
+        return upload
+
+
+def upload_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResponse:
+    """GET shows the form; POST loads the file and shows its summary or its problems."""
+    context: dict[str, Any] = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": "Load a file into a study",
+    }
+    if not model_admin.has_change_permission(request):
+        raise PermissionDenied
+    declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    if request.method == "POST" and declared > settings.MAX_UPLOAD_BYTES + 1_000_000:
+        # Refuse before Django reads the body into a temporary file.
+        form = UploadForm()
+        context.update(form=form, refused=_too_large(declared))
+        return TemplateResponse(request, "admin/annotations/study/upload.html", context)
+    if request.method == "POST":
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            study = form.cleaned_data["study"]
+            upload = form.cleaned_data["file"]
+            _, load = KINDS[form.cleaned_data["kind"]]
+            try:
+                context["summary"] = str(load(study=study, file=upload, filename=upload.name))
+            except LoadError as exc:
+                context["load_error"] = exc
+            context["study"] = study
+    else:
+        form = UploadForm(initial={"study": request.GET.get("study"), "kind": "prompts"})
+    context["form"] = form
+    context["max_upload"] = _megabytes(settings.MAX_UPLOAD_BYTES)
+    return TemplateResponse(request, "admin/annotations/study/upload.html", context)
+
+
+def upload_urls(model_admin: admin.ModelAdmin) -> list[URLPattern]:
+    """The upload page URL (admin:annotations_study_upload), to go before the ModelAdmin's own."""
+
+    def view(request: HttpRequest) -> HttpResponse:
+        return upload_view(model_admin, request)
+
+    return [
+        path(
+            "upload/",
+            model_admin.admin_site.admin_view(view),
+            name="annotations_study_upload",
+        )
+    ]

@@ -32,7 +32,6 @@ and pass it to export_format_register; the command, the API and the download but
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -112,21 +111,37 @@ def _filename(study: Study, stem: str, export_format: ExportFormat) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+class _Pieces:
+    """A write() target for csv.writer that keeps the pieces and their total length (cheaper
+    than asking a StringIO for its position after every row)."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+
+    def take(self) -> bytes:
+        data = "".join(self.parts).encode()
+        self.parts, self.size = [], 0
+        return data
+
+
 def _judgments_csv_chunks(*, study: Study, filters: JudgmentFilter) -> Iterator[bytes]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    sink = _Pieces()
+    writer = csv.writer(sink, lineterminator="\r\n")
     writer.writerow(judgment_columns(with_messages=False))
     for batch in judgment_rows_stream(
         study=study, filters=filters, with_messages=False, spreadsheet_safe=True
     ):
         for start in range(0, len(batch), _ROWS_PER_CHECK):
             writer.writerows(batch[start : start + _ROWS_PER_CHECK])
-            if buffer.tell() >= CHUNK_BYTES:
-                yield buffer.getvalue().encode()
-                buffer = io.StringIO()
-                writer = csv.writer(buffer, lineterminator="\r\n")
-    if buffer.tell():
-        yield buffer.getvalue().encode()
+            if sink.size >= CHUNK_BYTES:
+                yield sink.take()
+    if sink.size:
+        yield sink.take()
 
 
 def _json_fragment(text: str | None) -> orjson.Fragment | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -240,56 +241,69 @@ JOIN annotations_generator gb ON gb.id = ob.generator_id
 """
 
 
-def _where(*, study: Study, filters: JudgmentFilter) -> tuple[str, dict[str, object]]:
-    clauses = ["c.study_id = %(study_id)s"]
-    params: dict[str, object] = {"study_id": study.pk}
-    if filters.generators:
-        clauses.append("(ga.name = ANY(%(generators)s) OR gb.name = ANY(%(generators)s))")
-        params["generators"] = list(filters.generators)
-    if filters.categories:
-        clauses.append("p.category = ANY(%(categories)s)")
-        params["categories"] = list(filters.categories)
+def _judgment_clauses(filters: JudgmentFilter) -> list[str]:
+    """Conditions on the judgment itself (alias j), with named parameters from _where."""
+    clauses = []
     if filters.rater_ids:
         clauses.append("j.rater_id = ANY(%(rater_ids)s)")
-        params["rater_ids"] = list(filters.rater_ids)
     if filters.exclude_rater_ids:
         clauses.append("NOT (j.rater_id = ANY(%(exclude_rater_ids)s))")
-        params["exclude_rater_ids"] = list(filters.exclude_rater_ids)
     if filters.since is not None:
         clauses.append("j.created_at >= %(since)s")
-        params["since"] = filters.since
     if filters.until is not None:
         clauses.append("j.created_at < %(until)s")
-        params["until"] = filters.until
     if filters.max_judgment_id is not None:
         clauses.append("j.id <= %(max_judgment_id)s")
-        params["max_judgment_id"] = filters.max_judgment_id
-    return "WHERE " + " AND ".join(clauses), params
+    return clauses
 
 
-def _guarded(expression: str, guard: bool) -> str:
-    if not guard:
-        return expression
-    return (
-        f"CASE WHEN left({expression}, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') "
-        f"THEN '''' || {expression} ELSE {expression} END"
-    )
+def _comparison_where(filters: JudgmentFilter) -> str:
+    """The WHERE clause of _where without the conditions on judgments."""
+    clauses = ["c.study_id = %(study_id)s"]
+    if filters.generators:
+        clauses.append("(ga.name = ANY(%(generators)s) OR gb.name = ANY(%(generators)s))")
+    if filters.categories:
+        clauses.append("p.category = ANY(%(categories)s)")
+    return "WHERE " + " AND ".join(clauses)
+
+
+def _where(*, study: Study, filters: JudgmentFilter) -> tuple[str, dict[str, object]]:
+    """The WHERE clause over _JUDGMENT_JOINS (aliases c, p, ga, gb, j) and its parameters."""
+    params: dict[str, object] = {
+        "study_id": study.pk,
+        "generators": list(filters.generators),
+        "categories": list(filters.categories),
+        "rater_ids": list(filters.rater_ids),
+        "exclude_rater_ids": list(filters.exclude_rater_ids),
+        "since": filters.since,
+        "until": filters.until,
+        "max_judgment_id": filters.max_judgment_id,
+    }
+    where = " AND ".join([_comparison_where(filters), *_judgment_clauses(filters)])
+    return where, params
+
+
+def _cursor_batches(
+    sql: str, params: dict[str, object], *, fetch_rows: int
+) -> Iterator[list[tuple]]:
+    """Run `sql` through a server-side cursor and yield its rows in batches.
+
+    Must run inside a transaction: the cursor then needs no WITH HOLD copy of the whole
+    result, and closing the generator early frees it.
+    """
+    connection.ensure_connection()
+    name = f"export_{next(_cursor_names)}"
+    with connection.connection.cursor(name=name) as cursor:
+        cursor.itersize = fetch_rows
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(fetch_rows):
+            yield batch
 
 
 def _stream(sql: str, params: dict[str, object], *, fetch_rows: int) -> Iterator[list[tuple]]:
-    """Run `sql` through a server-side cursor and yield its rows in batches.
-
-    The cursor lives in its own transaction (a savepoint inside an outer one), so that it needs
-    no WITH HOLD copy of the whole result; closing the generator early rolls back and frees it.
-    """
+    """_cursor_batches in a transaction of its own (a savepoint inside an outer one)."""
     with transaction.atomic():
-        connection.ensure_connection()
-        name = f"export_{next(_cursor_names)}"
-        with connection.connection.cursor(name=name) as cursor:
-            cursor.itersize = fetch_rows
-            cursor.execute(sql, params)
-            while batch := cursor.fetchmany(fetch_rows):
-                yield batch
+        yield from _cursor_batches(sql, params, fetch_rows=fetch_rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -330,6 +344,14 @@ def judgment_columns(*, with_messages: bool) -> tuple[str, ...]:
     return tuple(c for c in JUDGMENT_COLUMNS if with_messages or c != "messages")
 
 
+def _guard(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _needs_context_joins(filters: JudgmentFilter) -> bool:
+    return bool(filters.generators or filters.categories)
+
+
 def judgment_rows_stream(
     *,
     study: Study,
@@ -348,54 +370,106 @@ def judgment_rows_stream(
 
     spreadsheet_safe prefixes a single quote to free-text values that begin with = + - @ tab or
     carriage return, so spreadsheets show them as text instead of running them as formulas.
+
+    Two server-side cursors run side by side, both in comparison order: one over the
+    comparisons' context (prompt, models, outputs: the long text, sent once per comparison)
+    and one over the narrow judgment rows; they are merged here. Sending each output once
+    instead of once per judgment is what makes large exports fast.
     """
     pseudonyms = study_rater_pseudonyms(study=study)
     where, params = _where(study=study, filters=filters)
-    g = spreadsheet_safe
-    slug = study.slug
-    if g and slug.startswith(FORMULA_PREFIXES):
-        slug = "'" + slug
-    params.update(
-        slug=slug, pseudonym_ids=list(pseudonyms), pseudonym_values=list(pseudonyms.values())
+    context_sql = (
+        "SELECT c.id, p.key, p.text, "
+        + ("p.messages::text, " if with_messages else "")
+        + "p.category, ga.name, gb.name, oa.text, ob.text"
+        " FROM annotations_comparison c"
+        " JOIN annotations_prompt p ON p.id = c.prompt_id"
+        " JOIN annotations_output oa ON oa.id = c.output_a_id"
+        " JOIN annotations_output ob ON ob.id = c.output_b_id"
+        " JOIN annotations_generator ga ON ga.id = oa.generator_id"
+        " JOIN annotations_generator gb ON gb.id = ob.generator_id "
+        + _comparison_where(filters)
+        + " AND EXISTS (SELECT 1 FROM annotations_judgment j WHERE j.comparison_id = c.id"
+        + "".join(f" AND {clause}" for clause in _judgment_clauses(filters))
+        + ") ORDER BY c.id"
     )
-    columns = [
-        "%(slug)s::text",
-        _guarded("p.key", g),
-        _guarded("p.text", g),
-        "p.messages::text" if with_messages else None,
-        _guarded("p.category", g),
-        _guarded("ga.name", g),
-        _guarded("gb.name", g),
-        _guarded("oa.text", g),
-        _guarded("ob.text", g),
-        "j.preference",
-        "abs(j.preference)",
-        "CASE WHEN j.preference > 0 THEN 'a' WHEN j.preference < 0 THEN 'b' ELSE 'tie' END",
-        "j.both_bad",
-        _guarded(
-            "CASE WHEN j.preference > 0 THEN ga.name WHEN j.preference < 0 THEN gb.name "
-            "ELSE '' END",
-            g,
-        ),
-        "j.left_is_a",
-        _guarded("CASE WHEN j.left_is_a THEN ga.name ELSE gb.name END", g),
-        _guarded("CASE WHEN j.left_is_a THEN gb.name ELSE ga.name END", g),
-        "j.criteria::text",
-        "j.flags::text",
-        _guarded("j.rationale", g),
-        "r.pseudonym",
-        "j.duration_ms",
-        "to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
-        "j.source",
-    ]
-    sql = (
-        "SELECT "
-        + ", ".join(c for c in columns if c is not None)
-        + _JUDGMENT_JOINS
-        + "JOIN unnest(%(pseudonym_ids)s::bigint[], %(pseudonym_values)s::text[]) "
-        "AS r(id, pseudonym) ON r.id = j.rater_id " + where + " ORDER BY c.id, j.id"
+    joins = (
+        _JUDGMENT_JOINS
+        if _needs_context_joins(filters)
+        else " FROM annotations_judgment j JOIN annotations_comparison c ON c.id = j.comparison_id "
     )
-    yield from _stream(sql, params, fetch_rows=fetch_rows)
+    judgment_sql = (
+        "SELECT j.comparison_id, j.preference, abs(j.preference),"
+        " CASE WHEN j.preference > 0 THEN 'a' WHEN j.preference < 0 THEN 'b' ELSE 'tie' END,"
+        " j.both_bad, j.left_is_a, j.criteria::text, j.flags::text, j.rationale, j.rater_id,"
+        " j.duration_ms,"
+        " to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+        " j.source" + joins + where + " ORDER BY j.comparison_id, j.id"
+    )
+    clean = _guard if spreadsheet_safe else str
+    slug = clean(study.slug)
+    with transaction.atomic():
+        contexts = itertools.chain.from_iterable(
+            _cursor_batches(context_sql, params, fetch_rows=max(fetch_rows // 4, 1))
+        )
+        current_id: float = -1
+        head: tuple = ()
+        winners: dict[str, str] = {}
+        left_a: tuple[str, str] = ("", "")
+        left_b: tuple[str, str] = ("", "")
+        for batch in _cursor_batches(judgment_sql, params, fetch_rows=fetch_rows):
+            rows = []
+            for (
+                comparison_id,
+                preference,
+                strength,
+                outcome,
+                both_bad,
+                left_is_a,
+                criteria,
+                flags,
+                rationale,
+                rater_id,
+                duration_ms,
+                created_at,
+                source,
+            ) in batch:
+                if comparison_id != current_id:
+                    # Both cursors are in comparison order. A comparison deleted between the
+                    # two cursors' snapshots has no context: its judgments are skipped.
+                    while current_id < comparison_id:
+                        context = next(contexts, None)
+                        current_id = context[0] if context else math.inf
+                    if current_id != comparison_id:
+                        continue
+                    texts = tuple(clean(v) if isinstance(v, str) else v for v in context[1:])
+                    head = (slug, *texts)
+                    generator_a, generator_b = texts[-4], texts[-3]
+                    winners = {"a": generator_a, "b": generator_b, "tie": ""}
+                    left_a = (generator_a, generator_b)
+                    left_b = (generator_b, generator_a)
+                if spreadsheet_safe and rationale:
+                    rationale = _guard(rationale)
+                rows.append(
+                    (
+                        *head,
+                        preference,
+                        strength,
+                        outcome,
+                        both_bad,
+                        winners[outcome],
+                        left_is_a,
+                        *(left_a if left_is_a else left_b),
+                        criteria,
+                        flags,
+                        rationale,
+                        pseudonyms[rater_id],
+                        duration_ms,
+                        created_at,
+                        source,
+                    )
+                )
+            yield rows
 
 
 # ---------------------------------------------------------------------------------------------

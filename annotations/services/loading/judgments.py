@@ -9,7 +9,9 @@ written, with the comparisons' judgment_count kept in step, all in one transacti
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
@@ -38,6 +40,8 @@ from annotations.services.loading.reading import (
     open_binary,
     type_name,
 )
+
+log = logging.getLogger(__name__)
 
 # Imported raters get the username EXT_PREFIX + their source id. Django's username rules forbid
 # ":", so no account made through a form or add_user can ever take such a name.
@@ -380,6 +384,10 @@ def _stage(
 def _check_stage(problems: Problems, limit: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE judgment_import_stage")
+        # Tables just filled by a load may have no statistics yet, and a nested loop over a
+        # million staged rows would then take hours: bulk joins here are hash joins.
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(_SELF_CONFLICTS, [limit])
         rows = cursor.fetchall()
         for line, rater, first_line, _ in rows:
@@ -425,11 +433,14 @@ def judgments_import(
         lock_study(study.pk)
         lookups = _Study(study)
         problems = Problems()
+        started = time.perf_counter()
         count = _stage(handle, fmt, lookups, problems, progress)
         del lookups
+        log.info("import: read and staged %s rows in %.1f s", count, time.perf_counter() - started)
         if count == 0 and not problems:
             problems.add(None, "", "the file is empty: no judgments found")
         _check_stage(problems, limit=50)
+        log.info("import: checked in %.1f s", time.perf_counter() - started)
         problems.raise_if_any(filename)
         now = timezone.now()
         params = {
@@ -446,6 +457,7 @@ def judgments_import(
             (comparisons_added,) = cursor.fetchone()
             cursor.execute(_ADD_JUDGMENTS, params)
             (judgments_added,) = cursor.fetchone()
+            log.info("import: wrote in %.1f s", time.perf_counter() - started)
     return ImportSummary(
         filename=filename,
         study=study.slug,

@@ -161,7 +161,7 @@ def iter_csv(
             # Keep the line count right for the CSV reader even when a line is unreadable.
             yield text if text is not None else "\n"
 
-    reader = csv.reader(decoded())
+    reader = csv.reader(decoded(), strict=True)
     try:
         header = next(reader, None)
         while header is not None and not any(cell.strip() for cell in header):

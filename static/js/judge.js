@@ -136,25 +136,27 @@
 
   async function loadNext() {
     setBusy(true);
+    let result;
     try {
-      const result = await api(nextUrl, {});
-      if (result.status === 204) {
-        assignment = null;
-        form.hidden = true;
-        doneBox.hidden = false;
-        say("Nothing is left for you in this study.", "ok");
-        return;
-      }
-      if (result.status !== 200) {
-        say((result.data && result.data.detail) || "Could not load a comparison.", "error");
-        return;
-      }
-      show(result.data);
+      result = await api(nextUrl, {});
     } catch (err) {
-      say("Network error while loading the next comparison; press Enter or reload to retry.", "error");
+      say("Network error while loading the next comparison; reload the page to retry.", "error");
+      return;
     } finally {
       setBusy(false);
     }
+    if (result.status === 204) {
+      assignment = null;
+      form.hidden = true;
+      doneBox.hidden = false;
+      say("Nothing is left for you in this study.", "ok");
+      return;
+    }
+    if (result.status !== 200) {
+      say((result.data && result.data.detail) || "Could not load a comparison.", "error");
+      return;
+    }
+    show(result.data);
   }
 
   function choiceValue(input) {

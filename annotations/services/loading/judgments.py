@@ -370,6 +370,8 @@ def _stage(
         rows = iter_jsonl(handle, problems, progress, "checking")
     count = 0
     with raw_connection().cursor() as cursor:
+        # Inside an outer transaction an earlier import's table may still exist.
+        cursor.execute("DROP TABLE IF EXISTS judgment_import_stage")
         cursor.execute(_STAGE)
         with cursor.copy("COPY judgment_import_stage FROM STDIN") as copy:
             write = copy.write_row
@@ -457,6 +459,7 @@ def judgments_import(
             (comparisons_added,) = cursor.fetchone()
             cursor.execute(_ADD_JUDGMENTS, params)
             (judgments_added,) = cursor.fetchone()
+            cursor.execute("DROP TABLE judgment_import_stage")
             log.info("import: wrote in %.1f s", time.perf_counter() - started)
     return ImportSummary(
         filename=filename,

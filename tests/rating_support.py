@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
-from django.db import transaction
-
-from annotations.models import Comparison, Generator, Output, Prompt, Study, User
+from annotations.models import Study, User
+from annotations.services.loading.prompts import prompt_set_load
 from annotations.services.studies import study_create_or_update
 from annotations.services.users import user_create_or_update
 
@@ -19,43 +20,32 @@ def rating_study(
     slug: str = "rating",
     prompts: int = 3,
     outputs: dict[str, list[str]] | None = None,
-    prompt_texts: list[str] | None = None,
-    messages: list[Any] | None = None,
+    prompt_texts: list[Any] | None = None,
     **settings: Any,
 ) -> Study:
-    """A study (vs_baseline) with one comparison per prompt, candidate as output_a.
+    """A study (vs_baseline) with one comparison per prompt, loaded as an admin would.
 
-    Until the loading service lands, prompts and outputs go in with the ORM in one transaction,
-    in the canonical orientation the loader uses.
+    The candidate's output is output_a (canonical orientation). A prompt text may be a chat
+    message list.
     """
     study = study_create_or_update(slug=slug, baseline=BASELINE, **settings).study
     outputs = outputs or {}
-    with transaction.atomic():
-        baseline = study.baseline
-        candidate = Generator.objects.create(study=study, name=CANDIDATE)
-        for i in range(prompts):
-            text = prompt_texts[i] if prompt_texts else f"Prompt number {i}"
-            prompt = Prompt.objects.create(
-                study=study,
-                key=f"p{i}",
-                text=text,
-                messages=messages[i] if messages else None,
-            )
-            cand_text = outputs.get(CANDIDATE, [])
-            base_text = outputs.get(BASELINE, [])
-            out_a = Output.objects.create(
-                study=study,
-                prompt=prompt,
-                generator=candidate,
-                text=cand_text[i] if i < len(cand_text) else f"candidate answer {i}",
-            )
-            out_b = Output.objects.create(
-                study=study,
-                prompt=prompt,
-                generator=baseline,
-                text=base_text[i] if i < len(base_text) else f"baseline answer {i}",
-            )
-            Comparison.objects.create(study=study, prompt=prompt, output_a=out_a, output_b=out_b)
+    lines = []
+    for i in range(prompts):
+        cand_text = outputs.get(CANDIDATE, [])
+        base_text = outputs.get(BASELINE, [])
+        record = {
+            "key": f"p{i}",
+            "prompt": prompt_texts[i] if prompt_texts else f"Prompt number {i}",
+            "outputs": {
+                CANDIDATE: cand_text[i] if i < len(cand_text) else f"candidate answer {i}",
+                BASELINE: base_text[i] if i < len(base_text) else f"baseline answer {i}",
+            },
+        }
+        lines.append(json.dumps(record))
+    data = io.BytesIO(("\n".join(lines) + "\n").encode())
+    prompt_set_load(study=study, file=data, filename="prompts.jsonl")
+    study.refresh_from_db()
     return study
 
 

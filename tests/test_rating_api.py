@@ -172,3 +172,15 @@ def test_session_auth_requires_csrf() -> None:
         HTTP_X_CSRFTOKEN=token,
     )
     assert accepted.status_code == 200
+
+
+def test_chat_prompt_comes_as_a_transcript() -> None:
+    transcript = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What is **2+2**?"},
+    ]
+    rating_study(prompts=1, prompt_texts=[transcript])
+    body = _next(_client("r1")).json()
+    messages = body["prompt"]["messages"]
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert "<strong>2+2</strong>" in messages[1]["html"]

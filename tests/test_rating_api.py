@@ -22,8 +22,8 @@ def _client(username: str, role: str = "rater") -> APIClient:
     return client
 
 
-def _next(client: APIClient, slug: str = "rating"):
-    return client.post(f"/api/studies/{slug}/assignments/next", format="json")
+def _next(client: APIClient, slug: str = "rating", query: str = ""):
+    return client.post(f"/api/studies/{slug}/assignments/next{query}", format="json")
 
 
 def test_next_returns_a_blinded_assignment_with_form_and_progress() -> None:
@@ -35,7 +35,7 @@ def test_next_returns_a_blinded_assignment_with_form_and_progress() -> None:
         outputs={CANDIDATE: ["**bold** answer", "x"], BASELINE: ["plain answer", "y"]},
     )
     client = _client("r1")
-    response = _next(client)
+    response = _next(client, query="?progress=1")
     assert response.status_code == 200
     body = response.json()
     assert set(body) >= {"id", "prompt", "left", "right", "form", "expires_at", "progress"}
@@ -50,8 +50,9 @@ def test_next_returns_a_blinded_assignment_with_form_and_progress() -> None:
     raw = response.content.decode()
     for secret in (BASELINE, CANDIDATE, "generator", "output_a", "comparison"):
         assert secret not in raw
-    # Reload: the same lease.
-    assert _next(client).json()["id"] == body["id"]
+    # Reload: the same lease; without ?progress=1 no progress (it costs a count).
+    again = _next(client).json()
+    assert again["id"] == body["id"] and "progress" not in again
 
 
 def test_judgment_201_then_200_with_the_same_judgment() -> None:
@@ -59,7 +60,9 @@ def test_judgment_201_then_200_with_the_same_judgment() -> None:
     client = _client("r1")
     assignment = _next(client).json()
     url = f"/api/assignments/{assignment['id']}/judgment"
-    first = client.post(url, {"winner": "left", "rationale": "shorter"}, format="json")
+    first = client.post(
+        url + "?progress=1", {"winner": "left", "rationale": "shorter"}, format="json"
+    )
     assert first.status_code == 201
     body = first.json()
     assert body["winner"] == "left" and body["rationale"] == "shorter" and body["created"]
@@ -103,7 +106,7 @@ def test_skip_then_not_served_again() -> None:
     client = _client("r1")
     first = _next(client).json()
     response = client.post(
-        f"/api/assignments/{first['id']}/skip", {"reason": "unreadable"}, format="json"
+        f"/api/assignments/{first['id']}/skip?progress=1", {"reason": "unreadable"}, format="json"
     )
     assert response.status_code == 200
     assert response.json()["status"] == "skipped"

@@ -124,12 +124,23 @@ class RatingView(APIView):
         return response
 
 
+def _progress(request: Request, study: Study) -> dict[str, Any]:
+    # Progress counts the study's open comparisons, which costs a scan of its index on a large
+    # study: only the page, which shows it, asks for it (?progress=1); tools go without.
+    if request.query_params.get("progress") not in ("1", "true"):
+        return {}
+    return {"progress": rater_progress(study=study, rater=request.user)}
+
+
 def _not_found() -> Response:
     return _error(status.HTTP_404_NOT_FOUND, [{"field": None, "message": "Not found."}])
 
 
 class NextAssignmentView(RatingView):
-    """POST /api/studies/<slug>/assignments/next -> 200 assignment, or 204 when none is left."""
+    """POST /api/studies/<slug>/assignments/next -> 200 assignment, or 204 when none is left.
+
+    With ?progress=1 (here and on judgment and skip) the response carries the rater's progress.
+    """
 
     def post(self, request: Request, slug: str) -> Response:
         study = Study.objects.filter(slug=slug, is_open=True).first()
@@ -144,7 +155,7 @@ class NextAssignmentView(RatingView):
                 **assignment_view(assignment=assignment),
                 "study": {"slug": study.slug, "name": study.name},
                 "form": study_form(study=study),
-                "progress": rater_progress(study=study, rater=request.user),
+                **_progress(request, study),
             }
         )
 
@@ -165,7 +176,7 @@ class JudgmentView(RatingView):
             {
                 **judgment_view(judgment=judgment),
                 "created": created,
-                "progress": rater_progress(study=assignment.study, rater=request.user),
+                **_progress(request, assignment.study),
             },
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
@@ -187,6 +198,6 @@ class SkipView(RatingView):
             {
                 "assignment": skipped.pk,
                 "status": skipped.status,
-                "progress": rater_progress(study=assignment.study, rater=request.user),
+                **_progress(request, assignment.study),
             }
         )

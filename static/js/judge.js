@@ -238,7 +238,7 @@
     setBusy(true);
     let result;
     try {
-      result = await api("/api/assignments/" + assignment.id + "/skip", { reason: skipReason.value });
+      result = await api("/api/assignments/" + assignment.id + "/skip?progress=1", { reason: skipReason.value });
     } catch (err) {
       setBusy(false);
       say("Network error while skipping; please try again.", "error");

@@ -31,7 +31,6 @@ and pass it to export_format_register; the command, the API and the download but
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -41,20 +40,19 @@ from django.core.exceptions import ValidationError
 
 from annotations.models import Study
 from annotations.selectors.judgments import (
+    FORMULA_PREFIXES,
     JudgmentFilter,
     Votes,
     comparison_vote_patterns,
     comparison_vote_rows_stream,
     judgment_columns,
-    judgment_rows_stream,
+    judgment_groups_stream,
     study_has_chat_prompts,
 )
 
 # Target size of one streamed chunk: big enough for throughput, small enough that the first
 # bytes leave at once and memory stays flat.
 CHUNK_BYTES = 64 * 1024
-# Rows written between two size checks.
-_ROWS_PER_CHECK = 64
 
 VERDICT_KEPT = ("a", "b")
 DROP_REASONS = ("tie", "split", "both_bad")
@@ -111,37 +109,74 @@ def _filename(study: Study, stem: str, export_format: ExportFormat) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-class _Pieces:
-    """A write() target for csv.writer that keeps the pieces and their total length (cheaper
-    than asking a StringIO for its position after every row)."""
+def _csv_quote(value: str) -> str:
+    """One RFC 4180 field: quoted when it holds a quote, comma or line break; quotes doubled.
+    (str methods instead of the csv module: it scans long text a character at a time.)"""
+    if '"' in value or "," in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.size = 0
 
-    def write(self, text: str) -> None:
-        self.parts.append(text)
-        self.size += len(text)
-
-    def take(self) -> bytes:
-        data = "".join(self.parts).encode()
-        self.parts, self.size = [], 0
-        return data
+def _csv_text(value: str) -> str:
+    """A free-text field, spreadsheet-safe (see the module docstring) and quoted."""
+    if value.startswith(FORMULA_PREFIXES):
+        value = "'" + value
+    return _csv_quote(value)
 
 
 def _judgments_csv_chunks(*, study: Study, filters: JudgmentFilter) -> Iterator[bytes]:
-    sink = _Pieces()
-    writer = csv.writer(sink, lineterminator="\r\n")
-    writer.writerow(judgment_columns(with_messages=False))
-    for batch in judgment_rows_stream(
-        study=study, filters=filters, with_messages=False, spreadsheet_safe=True
+    pending = [",".join(judgment_columns(with_messages=False)) + "\r\n"]
+    size = len(pending[0])
+    slug = _csv_text(study.slug)
+    quote, text = _csv_quote, _csv_text
+    for context, judgments in judgment_groups_stream(
+        study=study, filters=filters, with_messages=False
     ):
-        for start in range(0, len(batch), _ROWS_PER_CHECK):
-            writer.writerows(batch[start : start + _ROWS_PER_CHECK])
-            if sink.size >= CHUNK_BYTES:
-                yield sink.take()
-    if sink.size:
-        yield sink.take()
+        _, key, prompt, category, generator_a, generator_b, output_a, output_b = context
+        name_a, name_b = text(generator_a), text(generator_b)
+        # Everything that depends only on the comparison is rendered once.
+        head = ",".join(
+            (
+                slug,
+                text(key),
+                text(prompt),
+                text(category),
+                name_a,
+                name_b,
+                text(output_a),
+                text(output_b),
+            )
+        )
+        winners = {"a": name_a, "b": name_b, "tie": ""}
+        shown = {True: f"True,{name_a},{name_b}", False: f"False,{name_b},{name_a}"}
+        for (
+            _,
+            preference,
+            strength,
+            outcome,
+            both_bad,
+            left_is_a,
+            criteria,
+            flags,
+            rationale,
+            rater,
+            duration_ms,
+            created_at,
+            source,
+        ) in judgments:
+            line = (
+                f"{head},{preference},{strength},{outcome},{both_bad},{winners[outcome]},"
+                f"{shown[left_is_a]},{quote(criteria)},{quote(flags)},"
+                f"{text(rationale) if rationale else ''},{rater},"
+                f"{'' if duration_ms is None else duration_ms},{created_at},{source}\r\n"
+            )
+            pending.append(line)
+            size += len(line)
+        if size >= CHUNK_BYTES:
+            yield "".join(pending).encode()
+            pending, size = [], 0
+    if pending:
+        yield "".join(pending).encode()
 
 
 def _json_fragment(text: str | None) -> orjson.Fragment | None:
@@ -149,28 +184,72 @@ def _json_fragment(text: str | None) -> orjson.Fragment | None:
 
 
 def _judgments_jsonl_chunks(*, study: Study, filters: JudgmentFilter) -> Iterator[bytes]:
-    keys = judgment_columns(with_messages=True)
-    # JSON columns arrive as JSON text from the database and are embedded without re-parsing.
-    messages_at, criteria_at, flags_at = (
-        keys.index("messages"),
-        keys.index("criteria"),
-        keys.index("flags"),
-    )
     dumps = orjson.dumps
+    Fragment = orjson.Fragment
     pending: list[bytes] = []
     size = 0
-    for batch in judgment_rows_stream(study=study, filters=filters, with_messages=True):
-        for row in batch:
-            record = dict(zip(keys, row, strict=True))
-            record["messages"] = _json_fragment(row[messages_at])
-            record["criteria"] = orjson.Fragment(row[criteria_at])
-            record["flags"] = orjson.Fragment(row[flags_at])
-            line = dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    for context, judgments in judgment_groups_stream(
+        study=study, filters=filters, with_messages=True
+    ):
+        _, key, prompt, messages, category, generator_a, generator_b, output_a, output_b = context
+        # The comparison's part of every line, rendered once: '{"study":...,"output_b":"...",'
+        head = (
+            dumps(
+                {
+                    "study": study.slug,
+                    "prompt_key": key,
+                    "prompt": prompt,
+                    "messages": _json_fragment(messages),
+                    "category": category,
+                    "generator_a": generator_a,
+                    "generator_b": generator_b,
+                    "output_a": output_a,
+                    "output_b": output_b,
+                }
+            )[:-1]
+            + b","
+        )
+        winners = {"a": generator_a, "b": generator_b, "tie": ""}
+        for (
+            _,
+            preference,
+            strength,
+            outcome,
+            both_bad,
+            left_is_a,
+            criteria,
+            flags,
+            rationale,
+            rater,
+            duration_ms,
+            created_at,
+            source,
+        ) in judgments:
+            tail = dumps(
+                {
+                    "preference": preference,
+                    "strength": strength,
+                    "outcome": outcome,
+                    "both_bad": both_bad,
+                    "winner_generator": winners[outcome],
+                    "left_is_a": left_is_a,
+                    "left_generator": generator_a if left_is_a else generator_b,
+                    "right_generator": generator_b if left_is_a else generator_a,
+                    "criteria": Fragment(criteria),
+                    "flags": Fragment(flags),
+                    "rationale": rationale,
+                    "rater": rater,
+                    "duration_ms": duration_ms,
+                    "created_at": created_at,
+                    "source": source,
+                }
+            )
+            line = head + tail[1:] + b"\n"
             pending.append(line)
             size += len(line)
-            if size >= CHUNK_BYTES:
-                yield b"".join(pending)
-                pending, size = [], 0
+        if size >= CHUNK_BYTES:
+            yield b"".join(pending)
+            pending, size = [], 0
     if pending:
         yield b"".join(pending)
 

@@ -65,7 +65,16 @@ def machine() -> str:
 def set_up(judgments: int) -> Study:
     """A fresh study: prompts x CANDIDATES comparisons against the baseline, each judged by
     RATERS raters, with realistic text (quotes, commas, line breaks) in prompts and outputs."""
-    Study.objects.filter(slug=SLUG).delete()
+    old = Study.objects.filter(slug=SLUG).first()
+    if old is not None:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM annotations_judgment j USING annotations_comparison c "
+                "WHERE c.id = j.comparison_id AND c.study_id = %s",
+                [old.pk],
+            )
+            Study.objects.filter(pk=old.pk).update(baseline=None)
+            Study.objects.filter(pk=old.pk).delete()
     study = study_create_or_update(slug=SLUG, baseline="baseline-model", overlap=RATERS).study
     prompts = judgments // (CANDIDATES * RATERS)
     raters = [
@@ -74,6 +83,7 @@ def set_up(judgments: int) -> Study:
     ]
     started = time.perf_counter()
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.42)")
         cursor.execute(
             "INSERT INTO annotations_generator (study_id, name, family, size) "
             "SELECT %s, 'candidate-model-' || i, 'bench', 1000000 * i "
@@ -115,8 +125,8 @@ def set_up(judgments: int) -> Study:
             "now() - make_interval(secs => (c.id * 10 + u.id) %% 864000) "
             "FROM annotations_comparison c CROSS JOIN unnest(%s::bigint[]) AS u(id) "
             # Skewed votes, so that training-pair exports keep some comparisons and drop others.
-            "CROSS JOIN LATERAL (SELECT CASE WHEN (c.id * 7 + u.id * 3) %% 10 < 5 THEN 1 "
-            "WHEN (c.id * 7 + u.id * 3) %% 10 < 8 THEN -1 ELSE 0 END AS pref) v "
+            "CROSS JOIN LATERAL (SELECT CASE WHEN x < 0.5 THEN 1 WHEN x < 0.8 THEN -1 "
+            "ELSE 0 END AS pref FROM (SELECT random() + 0 * c.id * u.id AS x) r) v "
             "WHERE c.study_id = %s",
             [raters, study.pk],
         )

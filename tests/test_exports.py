@@ -371,19 +371,29 @@ def test_unknown_format_is_refused_listing_the_formats(rich) -> None:
 def test_exports_stream_lazily_in_chunks(rich, monkeypatch, django_assert_num_queries) -> None:
     data, _ = rich
     monkeypatch.setattr(exports, "CHUNK_BYTES", 200)
-    monkeypatch.setattr(exports, "_ROWS_PER_CHECK", 1)
     filters = judgment_filter_build(study=data.study)
-    with django_assert_num_queries(0):
-        export = export_open(study=data.study, format_name="judgments-jsonl", filters=filters)
-    first = next(export.chunks)
-    # The first chunk leaves while the rest is still unread.
-    assert first.count(b"\n") == 1
-    rest = list(export.chunks)
-    assert len(rest) == 4
-    assert len(_jsonl(first + b"".join(rest))) == 5
-    csv_export = export_open(study=data.study, format_name="judgments-csv", filters=filters)
-    assert next(csv_export.chunks).startswith(b"study,")
-    assert len(list(csv_export.chunks)) >= 3
+    for name in ("judgments-jsonl", "judgments-csv"):
+        with django_assert_num_queries(0):
+            export = export_open(study=data.study, format_name=name, filters=filters)
+        first = next(export.chunks)
+        # The first chunk (the first comparison's three judgments) leaves while the other
+        # comparisons are still unread.
+        parse = _jsonl if name == "judgments-jsonl" else _csv_rows
+        assert len(parse(first)) == 3, name
+        rest = list(export.chunks)
+        assert len(rest) == 2, name
+        assert len(parse(first + b"".join(rest))) == 5
+
+
+def test_an_export_stopped_early_releases_its_cursors(rich) -> None:
+    data, _ = rich
+    filters = judgment_filter_build(study=data.study)
+    export = export_open(study=data.study, format_name="judgments-csv", filters=filters)
+    next(export.chunks)
+    export.chunks.close()  # what the server does when a client disconnects
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_cursors WHERE name LIKE 'export_%%'")
+        assert cursor.fetchone()[0] == 0
 
 
 # ---------------------------------------------------------------------------------------------

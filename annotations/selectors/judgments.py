@@ -348,36 +348,68 @@ def _guard(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
-def _needs_context_joins(filters: JudgmentFilter) -> bool:
-    return bool(filters.generators or filters.categories)
+def _judgment_joins(filters: JudgmentFilter) -> str:
+    """Judgments joined to what the filters need: the full context only for comparison-level
+    filters (generator, category), which keeps the common case a narrow scan."""
+    if filters.generators or filters.categories:
+        return _JUDGMENT_JOINS
+    return " FROM annotations_judgment j JOIN annotations_comparison c ON c.id = j.comparison_id "
 
 
-def judgment_rows_stream(
+# Fields of the context tuple of judgment_groups_stream, in order ("messages" only when asked).
+CONTEXT_FIELDS: tuple[str, ...] = (
+    "comparison_id",
+    "prompt_key",
+    "prompt",
+    "messages",
+    "category",
+    "generator_a",
+    "generator_b",
+    "output_a",
+    "output_b",
+)
+# Fields of each judgment tuple of judgment_groups_stream, in order.
+JUDGMENT_FIELDS: tuple[str, ...] = (
+    "comparison_id",
+    "preference",
+    "strength",
+    "outcome",
+    "both_bad",
+    "left_is_a",
+    "criteria",
+    "flags",
+    "rationale",
+    "rater",
+    "duration_ms",
+    "created_at",
+    "source",
+)
+
+
+def judgment_groups_stream(
     *,
     study: Study,
     filters: JudgmentFilter,
     with_messages: bool = True,
-    spreadsheet_safe: bool = False,
     fetch_rows: int = FETCH_ROWS,
-) -> Iterator[list[tuple]]:
-    """Yield batches of judgment rows (tuples in judgment_columns() order), ordered by
-    comparison then judgment.
+) -> Iterator[tuple[tuple, list[tuple]]]:
+    """Yield (context, judgments) for each comparison with judgments passing the filters, in
+    comparison order, its judgments in rater order (the order of the one-judgment-per-rater
+    index, so rows stream without a sort of the whole result first).
 
-    Values: preference/strength/duration_ms ints (duration may be None); both_bad and left_is_a
-    bools; outcome "a", "b" or "tie"; winner_generator a name or ""; criteria, flags and
-    messages as JSON text (messages None for plain prompts); created_at ISO 8601 UTC text
-    ("2024-05-31T12:00:00.000000Z"); rater the pseudonymous id.
-
-    spreadsheet_safe prefixes a single quote to free-text values that begin with = + - @ tab or
-    carriage return, so spreadsheets show them as text instead of running them as formulas.
+    context follows CONTEXT_FIELDS (without "messages" unless with_messages; messages is JSON
+    text or None); each judgment follows JUDGMENT_FIELDS: preference/strength ints, outcome
+    "a"/"b"/"tie", bools, criteria and flags as JSON text, rater the pseudonymous id,
+    duration_ms int or None, created_at ISO 8601 UTC text ("2024-05-31T12:00:00.000000Z").
 
     Two server-side cursors run side by side, both in comparison order: one over the
-    comparisons' context (prompt, models, outputs: the long text, sent once per comparison)
-    and one over the narrow judgment rows; they are merged here. Sending each output once
-    instead of once per judgment is what makes large exports fast.
+    comparisons' context (the long text, sent once per comparison) and one over the narrow
+    judgment rows. Sending each output once instead of once per judgment, and letting writers
+    render the context once per comparison, is what makes large exports fast.
     """
     pseudonyms = study_rater_pseudonyms(study=study)
     where, params = _where(study=study, filters=filters)
+    params.update(pseudonym_ids=list(pseudonyms), pseudonym_values=list(pseudonyms.values()))
     context_sql = (
         "SELECT c.id, p.key, p.text, "
         + ("p.messages::text, " if with_messages else "")
@@ -393,83 +425,112 @@ def judgment_rows_stream(
         + "".join(f" AND {clause}" for clause in _judgment_clauses(filters))
         + ") ORDER BY c.id"
     )
-    joins = (
-        _JUDGMENT_JOINS
-        if _needs_context_joins(filters)
-        else " FROM annotations_judgment j JOIN annotations_comparison c ON c.id = j.comparison_id "
-    )
     judgment_sql = (
         "SELECT j.comparison_id, j.preference, abs(j.preference),"
         " CASE WHEN j.preference > 0 THEN 'a' WHEN j.preference < 0 THEN 'b' ELSE 'tie' END,"
-        " j.both_bad, j.left_is_a, j.criteria::text, j.flags::text, j.rationale, j.rater_id,"
+        " j.both_bad, j.left_is_a, j.criteria::text, j.flags::text, j.rationale, r.pseudonym,"
         " j.duration_ms,"
         " to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-        " j.source" + joins + where + " ORDER BY j.comparison_id, j.id"
+        " j.source"
+        + _judgment_joins(filters)
+        + "JOIN unnest(%(pseudonym_ids)s::bigint[], %(pseudonym_values)s::text[])"
+        " AS r(id, pseudonym) ON r.id = j.rater_id "
+        + where
+        + " ORDER BY j.comparison_id, j.rater_id"
     )
+    with transaction.atomic():
+        context_batches = _cursor_batches(context_sql, params, fetch_rows=max(fetch_rows // 4, 1))
+        try:
+            contexts = itertools.chain.from_iterable(context_batches)
+            context: tuple | None = None
+            group: list[tuple] = []
+            current_id: float = -1
+            for batch in _cursor_batches(judgment_sql, params, fetch_rows=fetch_rows):
+                for row in batch:
+                    comparison_id = row[0]
+                    if comparison_id != current_id:
+                        if group:
+                            yield context, group
+                            group = []
+                        # Both cursors are in comparison order. A comparison deleted between
+                        # the two cursors' snapshots has no context: its judgments are skipped.
+                        while current_id < comparison_id:
+                            context = next(contexts, None)
+                            current_id = context[0] if context else math.inf
+                    if current_id == comparison_id:
+                        group.append(row)
+            if group:
+                yield context, group
+        finally:
+            # Close the context cursor while its transaction is still open, also when the
+            # consumer stops early (a client that disconnects).
+            context_batches.close()
+
+
+def judgment_rows_stream(
+    *,
+    study: Study,
+    filters: JudgmentFilter,
+    with_messages: bool = True,
+    spreadsheet_safe: bool = False,
+    fetch_rows: int = FETCH_ROWS,
+) -> Iterator[list[tuple]]:
+    """Yield batches of flat judgment rows (tuples in judgment_columns() order), ordered by
+    comparison then rater; values as in judgment_groups_stream, plus winner_generator (a
+    name or ""), left_generator and right_generator.
+
+    spreadsheet_safe prefixes a single quote to free-text values that begin with = + - @ tab or
+    carriage return, so spreadsheets show them as text instead of running them as formulas.
+    """
     clean = _guard if spreadsheet_safe else str
     slug = clean(study.slug)
-    with transaction.atomic():
-        contexts = itertools.chain.from_iterable(
-            _cursor_batches(context_sql, params, fetch_rows=max(fetch_rows // 4, 1))
-        )
-        current_id: float = -1
-        head: tuple = ()
-        winners: dict[str, str] = {}
-        left_a: tuple[str, str] = ("", "")
-        left_b: tuple[str, str] = ("", "")
-        for batch in _cursor_batches(judgment_sql, params, fetch_rows=fetch_rows):
-            rows = []
-            for (
-                comparison_id,
-                preference,
-                strength,
-                outcome,
-                both_bad,
-                left_is_a,
-                criteria,
-                flags,
-                rationale,
-                rater_id,
-                duration_ms,
-                created_at,
-                source,
-            ) in batch:
-                if comparison_id != current_id:
-                    # Both cursors are in comparison order. A comparison deleted between the
-                    # two cursors' snapshots has no context: its judgments are skipped.
-                    while current_id < comparison_id:
-                        context = next(contexts, None)
-                        current_id = context[0] if context else math.inf
-                    if current_id != comparison_id:
-                        continue
-                    texts = tuple(clean(v) if isinstance(v, str) else v for v in context[1:])
-                    head = (slug, *texts)
-                    generator_a, generator_b = texts[-4], texts[-3]
-                    winners = {"a": generator_a, "b": generator_b, "tie": ""}
-                    left_a = (generator_a, generator_b)
-                    left_b = (generator_b, generator_a)
-                if spreadsheet_safe and rationale:
-                    rationale = _guard(rationale)
-                rows.append(
-                    (
-                        *head,
-                        preference,
-                        strength,
-                        outcome,
-                        both_bad,
-                        winners[outcome],
-                        left_is_a,
-                        *(left_a if left_is_a else left_b),
-                        criteria,
-                        flags,
-                        rationale,
-                        pseudonyms[rater_id],
-                        duration_ms,
-                        created_at,
-                        source,
-                    )
+    rows: list[tuple] = []
+    for context, judgments in judgment_groups_stream(
+        study=study, filters=filters, with_messages=with_messages, fetch_rows=fetch_rows
+    ):
+        texts = tuple(clean(v) if isinstance(v, str) else v for v in context[1:])
+        head = (slug, *texts)
+        generator_a, generator_b = texts[-4], texts[-3]
+        winners = {"a": generator_a, "b": generator_b, "tie": ""}
+        for (
+            _,
+            preference,
+            strength,
+            outcome,
+            both_bad,
+            left_is_a,
+            criteria,
+            flags,
+            rationale,
+            rater,
+            duration_ms,
+            created_at,
+            source,
+        ) in judgments:
+            rows.append(
+                (
+                    *head,
+                    preference,
+                    strength,
+                    outcome,
+                    both_bad,
+                    winners[outcome],
+                    left_is_a,
+                    *((generator_a, generator_b) if left_is_a else (generator_b, generator_a)),
+                    criteria,
+                    flags,
+                    clean(rationale),
+                    rater,
+                    duration_ms,
+                    created_at,
+                    source,
                 )
+            )
+        if len(rows) >= fetch_rows:
             yield rows
+            rows = []
+    if rows:
+        yield rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,14 +552,14 @@ class Votes:
         return self.a + self.b + self.tie + self.both_bad
 
 
-def _votes_sql(where: str) -> str:
+def _votes_sql(where: str, filters: JudgmentFilter) -> str:
     return (
         "SELECT j.comparison_id AS comparison_id,"
         " count(*) FILTER (WHERE j.preference > 0) AS a,"
         " count(*) FILTER (WHERE j.preference < 0) AS b,"
         " count(*) FILTER (WHERE j.preference = 0 AND NOT j.both_bad) AS tie,"
         " count(*) FILTER (WHERE j.both_bad) AS both_bad"
-        + _JUDGMENT_JOINS
+        + _judgment_joins(filters)
         + where
         + " GROUP BY j.comparison_id"
     )
@@ -515,14 +576,14 @@ def comparison_vote_patterns(
     """
     where, params = _where(study=study, filters=filters)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT max(j.id)" + _JUDGMENT_JOINS + where, params)
+        cursor.execute("SELECT max(j.id)" + _judgment_joins(filters) + where, params)
         max_id = cursor.fetchone()[0]
         if max_id is None:
             return [], None
         where, params = _where(study=study, filters=replace(filters, max_judgment_id=max_id))
         cursor.execute(
             "SELECT a, b, tie, both_bad, count(*) FROM ("
-            + _votes_sql(where)
+            + _votes_sql(where, filters)
             + ") v GROUP BY a, b, tie, both_bad ORDER BY a, b, tie, both_bad",
             params,
         )
@@ -556,7 +617,7 @@ def comparison_vote_rows_stream(
     where, params = _where(study=study, filters=filters)
     sql = (
         "SELECT c.id, p.key, p.text, p.messages::text, ga.name, gb.name, oa.text, ob.text,"
-        " v.a, v.b, v.tie, v.both_bad FROM (" + _votes_sql(where) + ") v"
+        " v.a, v.b, v.tie, v.both_bad FROM (" + _votes_sql(where, filters) + ") v"
         " JOIN annotations_comparison c ON c.id = v.comparison_id"
         " JOIN annotations_prompt p ON p.id = c.prompt_id"
         " JOIN annotations_output oa ON oa.id = c.output_a_id"

@@ -1,0 +1,399 @@
+"""Rating throughput: gunicorn on loopback, simulated raters in next -> submit loops.
+
+Builds a throwaway database with one study of 100,000 comparisons and 300,000 existing
+judgments (SQL, fast), starts gunicorn against it, drives it with N concurrent raters over
+token auth (asyncio + httpx, one process), and prints judgments per second, next-pair latency
+percentiles, errors, and duplicate or over-filled comparisons (both must be 0).
+
+    python bench/rating_bench.py [--raters 50] [--seconds 30] [--workers 3] [--threads 1]
+
+Without DATABASE_URL the project's embedded PostgreSQL is used (a database named bench_rating
+is created on it and dropped afterwards unless --keep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "bench_rating"
+SLUG = "bench-rating"
+
+
+def _server_url() -> str:
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        from app.embedded_db import embedded_database_url
+
+        url = embedded_database_url()
+    return url
+
+
+def _with_db(url: str, name: str) -> str:
+    base, _, _ = url.rpartition("/")
+    query = ""
+    if "?" in url.rpartition("/")[2]:
+        query = "?" + url.rpartition("/")[2].split("?", 1)[1]
+    return f"{base}/{name}{query}"
+
+
+def _admin(url: str, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = "unknown"
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        ram = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "ram": ram,
+        "python": platform.python_version(),
+    }
+
+
+def setup(
+    db_url: str, comparisons: int, judgments_per: int, overlap: int, raters: int
+) -> list[str]:
+    """Migrate the bench database and fill it; returns the raters' API tokens."""
+    os.environ["DATABASE_URL"] = db_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "1")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from annotations.services.studies import study_create_or_update
+    from annotations.services.users import user_create_or_update
+
+    call_command("migrate", verbosity=0)
+    study = study_create_or_update(
+        slug=SLUG, baseline="baseline", overlap=overlap, scale="ternary", rationale="optional"
+    ).study
+    crowd = 200
+    prompts = comparisons // 2
+    t0 = time.perf_counter()
+    with connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO annotations_generator (study_id, name, family) "
+            "VALUES (%s, 'cand-1', ''), (%s, 'cand-2', '')",
+            [study.pk, study.pk],
+        )
+        cur.execute(
+            """
+            INSERT INTO annotations_prompt (study_id, key, text, category, created_at)
+            SELECT %s, 'p' || g, 'Write a short answer to question ' || g || '.', '', now()
+              FROM generate_series(1, %s) g
+            """,
+            [study.pk, prompts],
+        )
+        cur.execute(
+            """
+            INSERT INTO annotations_output (study_id, prompt_id, generator_id, text, created_at)
+            SELECT p.study_id, p.id, gen.id,
+                   gen.name || ' answers ' || p.key || E':\\n\\n- a point\\n- **another** point\\n'
+                   || E'\\n```python\\nprint(' || p.id || E')\\n```\\n',
+                   now()
+              FROM annotations_prompt p CROSS JOIN annotations_generator gen
+             WHERE p.study_id = %s AND gen.study_id = %s
+            """,
+            [study.pk, study.pk],
+        )
+        cur.execute(
+            """
+            INSERT INTO annotations_comparison
+                   (study_id, prompt_id, output_a_id, output_b_id, judgment_count, created_at)
+            SELECT c.study_id, c.prompt_id, c.id, b.id, 0, now()
+              FROM annotations_output c
+              JOIN annotations_output b ON b.prompt_id = c.prompt_id AND b.generator_id = %s
+             WHERE c.study_id = %s AND c.generator_id <> %s
+            """,
+            [study.baseline_id, study.pk, study.baseline_id],
+        )
+        cur.execute(
+            """
+            INSERT INTO annotations_user (password, is_superuser, username, first_name,
+                   last_name, email, is_staff, is_active, date_joined, role, external_id)
+            SELECT '!', false, 'crowd' || g, '', '', '', false, true, now(), 'rater', 'crowd' || g
+              FROM generate_series(0, %s - 1) g
+            """,
+            [crowd],
+        )
+        # Existing judgments: comparison k gets ((k mod 5) + 1) judgments scaled so that the
+        # total is judgments_per per comparison on average, from distinct crowd raters.
+        cur.execute(
+            """
+            WITH c AS (
+              SELECT id, row_number() OVER (ORDER BY id) AS k
+                FROM annotations_comparison WHERE study_id = %(study)s),
+            crowd AS (
+              SELECT id, row_number() OVER (ORDER BY id) - 1 AS n
+                FROM annotations_user WHERE username LIKE 'crowd%%'),
+            j AS (
+              SELECT c.id AS comparison_id, s.j, c.k
+                FROM c, generate_series(0, %(max)s - 1) s(j)
+               WHERE s.j < (c.k %% (2 * %(per)s - 1)) + 1)
+            INSERT INTO annotations_judgment (comparison_id, rater_id, scale, preference,
+                   both_bad, left_is_a, criteria, flags, rationale, duration_ms, source,
+                   created_at)
+            SELECT j.comparison_id, crowd.id, 'ternary', (j.k + j.j) %% 3 - 1, false,
+                   j.j %% 2 = 0, '{}'::jsonb, '{}'::jsonb, '', 20000, 'import', now()
+              FROM j JOIN crowd ON crowd.n = (j.k * 7 + j.j) %% %(crowd)s
+            """,
+            {"study": study.pk, "per": judgments_per, "max": 2 * judgments_per, "crowd": crowd},
+        )
+        cur.execute(
+            """
+            UPDATE annotations_comparison c SET judgment_count = j.n
+              FROM (SELECT comparison_id, count(*) AS n FROM annotations_judgment
+                     GROUP BY comparison_id) j
+             WHERE j.comparison_id = c.id
+            """
+        )
+        cur.execute("SELECT count(*) FROM annotations_comparison WHERE study_id = %s", [study.pk])
+        n_comp = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FROM annotations_judgment")
+        n_judg = cur.fetchone()[0]
+    with connection.cursor() as cur:
+        cur.execute("VACUUM ANALYZE")
+    print(
+        f"setup: {n_comp} comparisons, {n_judg} judgments, overlap {overlap} "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+    tokens = [
+        user_create_or_update(username=f"bench-rater-{i}", role="rater").token
+        for i in range(raters)
+    ]
+    connection.close()
+    return tokens
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def drive(
+    base: str, tokens: list[str], seconds: float, warmup: float, progress: bool
+) -> dict[str, Any]:
+    import httpx
+
+    query = "?progress=1" if progress else ""
+    next_ms: list[float] = []
+    submit_ms: list[float] = []
+    stats = {"judgments": 0, "repeats": 0, "errors": 0, "empty": 0}
+    error_samples: list[str] = []
+    start = time.perf_counter()
+    measure_from = start + warmup
+    stop_at = measure_from + seconds
+
+    async def rater(token: str, client: httpx.AsyncClient) -> None:
+        headers = {"Authorization": f"Token {token}"}
+        rng = random.Random(token)
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            response = await client.post(
+                f"{base}/api/studies/{SLUG}/assignments/next{query}", headers=headers
+            )
+            t1 = time.perf_counter()
+            measuring = t0 >= measure_from
+            if response.status_code == 204:
+                stats["empty"] += 1
+                await asyncio.sleep(0.05)
+                continue
+            if response.status_code != 200:
+                stats["errors"] += measuring
+                if len(error_samples) < 5:
+                    error_samples.append(f"next {response.status_code}: {response.text[:200]}")
+                continue
+            if measuring:
+                next_ms.append((t1 - t0) * 1000)
+            assignment_id = response.json()["id"]
+            body = {"winner": rng.choice(["left", "right", "tie"]), "duration_ms": 4000}
+            t2 = time.perf_counter()
+            response = await client.post(
+                f"{base}/api/assignments/{assignment_id}/judgment{query}",
+                headers=headers,
+                json=body,
+            )
+            t3 = time.perf_counter()
+            if response.status_code == 201:
+                if t2 >= measure_from and t3 <= stop_at:
+                    stats["judgments"] += 1
+                    submit_ms.append((t3 - t2) * 1000)
+            elif response.status_code == 200:
+                stats["repeats"] += 1
+            else:
+                stats["errors"] += t2 >= measure_from
+                if len(error_samples) < 5:
+                    error_samples.append(f"submit {response.status_code}: {response.text[:200]}")
+
+    limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        await asyncio.gather(*(rater(token, client) for token in tokens))
+    return {
+        **stats,
+        "seconds": seconds,
+        "next_ms": next_ms,
+        "submit_ms": submit_ms,
+        "error_samples": error_samples,
+    }
+
+
+def check(db_url: str, overlap: int) -> dict[str, int]:
+    import psycopg
+
+    with psycopg.connect(db_url) as conn:
+        duplicates = conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM annotations_judgment "
+            "GROUP BY comparison_id, rater_id HAVING count(*) > 1) d"
+        ).fetchone()[0]
+        overfilled = conn.execute(
+            "SELECT count(*) FROM (SELECT comparison_id FROM annotations_judgment "
+            "GROUP BY comparison_id HAVING count(*) > %s) o",
+            [overlap],
+        ).fetchone()[0]
+        drift = conn.execute(
+            "SELECT count(*) FROM annotations_comparison c WHERE c.judgment_count <> "
+            "(SELECT count(*) FROM annotations_judgment j WHERE j.comparison_id = c.id)"
+        ).fetchone()[0]
+        version = conn.execute("SHOW server_version").fetchone()[0]
+    return {"duplicates": duplicates, "overfilled": overfilled, "drift": drift, "pg": version}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raters", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--warmup", type=float, default=5)
+    parser.add_argument("--comparisons", type=int, default=100_000)
+    parser.add_argument("--judgments-per", type=int, default=3)
+    parser.add_argument("--overlap", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--progress", action="store_true", help="ask for progress as the page does")
+    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    args = parser.parse_args()
+
+    server = _server_url()
+    db_url = _with_db(server, BENCH_DB)
+    _admin(server, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    _admin(server, f"CREATE DATABASE {BENCH_DB}")
+    gunicorn = None
+    try:
+        tokens = setup(db_url, args.comparisons, args.judgments_per, args.overlap, args.raters)
+        env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "bench-only-secret-key-not-for-deployment",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "DJANGO_SECURE_COOKIES": "0",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DJANGO_CONN_MAX_AGE": "600",
+            "DJANGO_SETTINGS_MODULE": "app.settings",
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "app.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ]
+        gunicorn = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+        import httpx
+
+        base = f"http://127.0.0.1:{args.port}"
+        for _ in range(100):
+            try:
+                httpx.get(f"{base}/login/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        result = asyncio.run(drive(base, tokens, args.seconds, args.warmup, args.progress))
+    finally:
+        if gunicorn is not None:
+            os.killpg(gunicorn.pid, signal.SIGTERM)
+            gunicorn.wait(timeout=30)
+    checks = check(db_url, args.overlap)
+    if not args.keep:
+        _admin(server, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+    info = machine()
+    next_ms = result["next_ms"]
+    print(
+        f"machine: {info['cpu']}, {info['cores']} cores, {info['ram']} RAM, "
+        f"Python {info['python']}, PostgreSQL {checks['pg']}"
+    )
+    print(
+        f"config: {args.raters} raters, {args.comparisons} comparisons, overlap {args.overlap}, "
+        f"gunicorn {args.workers} workers x {args.threads} threads, progress={args.progress}, "
+        f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
+    )
+    print(
+        f"judgments/s: {result['judgments'] / args.seconds:.1f} ({result['judgments']} in window)"
+    )
+    print(
+        f"next ms: p50 {_percentile(next_ms, 50):.1f}  p95 {_percentile(next_ms, 95):.1f}  "
+        f"p99 {_percentile(next_ms, 99):.1f}  mean {statistics.fmean(next_ms or [0]):.1f}  "
+        f"(n={len(next_ms)})"
+    )
+    submit_ms = result["submit_ms"]
+    print(
+        f"submit ms: p50 {_percentile(submit_ms, 50):.1f}  p95 {_percentile(submit_ms, 95):.1f}  "
+        f"p99 {_percentile(submit_ms, 99):.1f}"
+    )
+    print(
+        f"errors: {result['errors']}  repeats: {result['repeats']}  empty(204): {result['empty']}  "
+        f"duplicate judgments: {checks['duplicates']}  over-filled comparisons: "
+        f"{checks['overfilled']}  judgment_count drift: {checks['drift']}"
+    )
+    for sample in result["error_samples"]:
+        print("  error sample:", sample)
+
+
+if __name__ == "__main__":
+    main()

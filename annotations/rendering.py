@@ -60,9 +60,21 @@ def _parser() -> MarkdownIt:
     return md
 
 
+# Each output is shown to k raters and prompts to more: keep recent renderings of small texts.
+CACHE_MAX_CHARS = 20_000
+
+
+@lru_cache(maxsize=2048)
+def _render_cached(text: str) -> str:
+    return _parser().render(text)
+
+
 def markdown_render(text: str) -> str:
     """HTML for `text` as Markdown: tables, highlighted code, safe links, raw HTML escaped."""
-    return _parser().render(text or "")
+    text = text or ""
+    if len(text) <= CACHE_MAX_CHARS:
+        return _render_cached(text)
+    return _parser().render(text)
 
 
 def plain_render(text: str) -> str:

@@ -93,8 +93,8 @@ def test_csv_with_optional_category_and_empty_key(tmp_path):
 
 def test_csv_error_names_the_physical_line_after_a_multiline_record(tmp_path):
     study = make_study()
-    content = 'key,prompt,generator,output\nk1,"two\nlines",GPT 4,x\nk2,p,GPT 4,\n'
-    assert problems(load, study, tmp_path, content, "set.csv") == [(4, "output", "is empty")]
+    content = 'key,prompt,generator,output\nk1,"two\nlines",GPT 4,x\nk2, ,GPT 4,y\n'
+    assert problems(load, study, tmp_path, content, "set.csv") == [(4, "prompt", "is empty")]
 
 
 def test_all_pairs_orients_by_name_and_keeps_the_baseline_as_b(tmp_path):
@@ -158,6 +158,18 @@ def test_same_output_twice_with_the_same_text_is_fine(tmp_path):
     assert load(study, tmp_path, jsonl(line, line)).outputs == 1
 
 
+def test_empty_and_whitespace_outputs_are_kept_verbatim(tmp_path):
+    # Some models answer nothing, or a bare newline; raters judged those answers (LLMFAO).
+    study = make_study()
+    content = jsonl(
+        {"key": "k", "prompt": "p", "outputs": {"GPT 4": "\n", "Empty": "", BASELINE: "  x"}}
+    )
+    summary = load(study, tmp_path, content)
+    assert (summary.outputs, summary.comparisons) == (3, 2)
+    assert Output.objects.get(generator__name="GPT 4").text == "\n"
+    assert Output.objects.get(generator__name="Empty").text == ""
+
+
 def test_a_pipe_or_upload_without_a_path_loads_too(tmp_path):
     study = make_study()
     with open(write(tmp_path, "x.bin", jsonl(*NESTED)), "rb") as handle:
@@ -175,10 +187,10 @@ BAD_INPUT = {
         (1, "prompt", "is missing"),
     ),
     "empty prompt": (jsonl({"key": "a", "prompt": "  "}), "x.jsonl", (1, "prompt", "is empty")),
-    "empty output": (
-        jsonl({"key": "a", "prompt": "p", "model": "G", "output": ""}),
+    "null output": (
+        jsonl({"key": "a", "prompt": "p", "model": "G", "output": None}),
         "x.jsonl",
-        (1, "output", "is empty"),
+        (1, "output", "must be a string, not null"),
     ),
     "missing output": (
         jsonl({"key": "a", "prompt": "p", "model": "G"}),

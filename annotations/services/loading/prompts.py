@@ -241,7 +241,8 @@ def _parse(
     """One record of either shape (or a model-metadata line), checked field by field."""
     before = problems.total
     if csv:
-        # An empty cell means "not given"; an empty output next to a model name is an error.
+        # An empty cell means "not given", except the output next to a model name: that model
+        # answered with nothing, which is an answer too.
         obj = {k: v for k, v in obj.items() if v != "" or k == "prompt"}
         if obj.get("generator") is not None and "output" not in obj:
             obj["output"] = ""
@@ -275,14 +276,24 @@ def _parse(
             for raw_name, text in value.items():
                 where = f"outputs.{raw_name}"
                 name = check_name(raw_name, line, where, problems, max_chars=MAX_GENERATOR_CHARS)
-                text = check_text(text, line, where, problems, max_chars=MAX_TEXT_CHARS)
+                text = check_text(
+                    text, line, where, problems, max_chars=MAX_TEXT_CHARS, allow_empty=True
+                )
                 if name is not None and text is not None:
                     outputs.append((name, text, where))
     elif generator_field:
         name = check_name(
             obj[generator_field], line, generator_field, problems, max_chars=MAX_GENERATOR_CHARS
         )
-        text = check_text(obj.get("output"), line, "output", problems, max_chars=MAX_TEXT_CHARS)
+        # An output may be empty or only whitespace: a model that answered nothing did answer,
+        # and raters judge that answer too (LLMFAO's crowd judged 68 such outputs).
+        if "output" not in obj or (csv and obj["output"] is None):
+            problems.add(line, "output", "is missing")
+            text = None
+        else:
+            text = check_text(
+                obj["output"], line, "output", problems, max_chars=MAX_TEXT_CHARS, allow_empty=True
+            )
         if name is not None and text is not None:
             outputs.append((name, text, "output"))
     elif "output" in obj:

@@ -687,8 +687,8 @@ def bradley_terry_fit(
             cluster_code, pair_code, sa, n_clusters, n_pairs, n_resamples, seed
         )
         boot = np.empty((n_resamples, g_count))
-        # Refit in batches so the (batch x G x G) work arrays stay a few tens of MB.
-        batch = max(1, min(n_resamples, (1 << 21) // max(g_count * g_count, 1)))
+        # Refit in batches so each (batch x G x G) work array stays under about 8 MB.
+        batch = max(1, min(n_resamples, (1 << 20) // max(g_count * g_count, 1)))
         for start in range(0, n_resamples, batch):
             stop = min(start + batch, n_resamples)
             wins = _wins_matrices(s_boot[start:stop], n_boot[start:stop], pair_a, pair_b, g_count)

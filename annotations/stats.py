@@ -43,6 +43,8 @@ P_VALUE_BINOMIAL = "two-sided exact binomial test against 0.5 (scipy.stats.binom
 _MAX_CHUNK_CELLS = 1 << 22
 # Below this many (resample x cluster) draws a thread pool costs more than it saves.
 _PARALLEL_MIN_WORK = 1 << 22
+# Up to this many clusters the bootstrap always draws multinomial counts per distinct row.
+_SMALL_CLUSTERS = 256
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,7 +289,10 @@ def _resampled_cluster_totals(
         # are Multinomial(C, share of that row): the same bootstrap distribution at a cost of
         # R x (distinct rows) instead of R x C. Win-rate rows (sum, count) repeat a lot.
         types, counts = _unique_rows(values)
-        if len(types) * 16 <= n_clusters:
+        # Few clusters (a generator judged on a dozen prompts, one category of one model): the
+        # same draw costs R x (distinct rows) too, where the general path below would loop over
+        # every resample in Python.
+        if len(types) * 16 <= n_clusters or n_clusters <= _SMALL_CLUSTERS:
             rng = np.random.default_rng(seed)
             draws = rng.multinomial(n_clusters, counts / n_clusters, size=n_resamples)
             return draws @ types

@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -70,6 +71,19 @@ class StudyExportView(APIView):
     permission_classes = [IsAuthenticated, CanSeeResults]
     content_negotiation_class = IgnoreFormatParameter
 
+    # The formats and their media types are filled in from the registry by the schema hook.
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, required=True),
+            *(
+                OpenApiParameter(name, str, many=True)
+                for name in ("generator", "category", "rater", "exclude_rater")
+            ),
+            OpenApiParameter("since", str, description="ISO 8601 time"),
+            OpenApiParameter("until", str, description="ISO 8601 time"),
+        ],
+        responses={200: bytes},
+    )
     def get(self, request: Request, slug: str) -> StreamingHttpResponse | Response:
         study = get_object_or_404(Study, slug=slug)
         params = request.query_params

@@ -6,14 +6,21 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.views import APIView, exception_handler
 
+from annotations.api.schema import (
+    ASSIGNMENT_RESPONSE,
+    JUDGMENT_RESPONSE,
+    SKIP_RESPONSE,
+    error_response_doc,
+)
 from annotations.models import Study
 from annotations.rating_selectors import (
     assignment_load,
@@ -96,6 +103,10 @@ class RatingView(APIView):
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, IsRater]
 
+    def get_exception_handler(self) -> Any:
+        # This view shapes DRF's plain error data itself (below), not the API-wide handler's.
+        return exception_handler
+
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, LeaseLost):
             return _error(status.HTTP_409_CONFLICT, _validation_errors(exc))
@@ -132,6 +143,11 @@ def _progress(request: Request, study: Study) -> dict[str, Any]:
     return {"progress": rater_progress(study=study, rater=request.user)}
 
 
+_PROGRESS = OpenApiParameter(
+    "progress", str, enum=["1", "true"], description="Add the rater's progress to the answer."
+)
+
+
 def _not_found() -> Response:
     return _error(status.HTTP_404_NOT_FOUND, [{"field": None, "message": "Not found."}])
 
@@ -142,6 +158,15 @@ class NextAssignmentView(RatingView):
     With ?progress=1 (here and on judgment and skip) the response carries the rater's progress.
     """
 
+    @extend_schema(
+        request=None,
+        parameters=[_PROGRESS],
+        responses={
+            200: ASSIGNMENT_RESPONSE,
+            204: OpenApiResponse(description="Nothing left for this rater in this study."),
+            409: error_response_doc("The rater's previous request for work is still running."),
+        },
+    )
     def post(self, request: Request, slug: str) -> Response:
         study = Study.objects.filter(slug=slug, is_open=True).first()
         if study is None:
@@ -163,6 +188,15 @@ class NextAssignmentView(RatingView):
 class JudgmentView(RatingView):
     """POST /api/assignments/<id>/judgment -> 201 first time, 200 with the same on a repeat."""
 
+    @extend_schema(
+        request=JudgmentInput,
+        parameters=[_PROGRESS],
+        responses={
+            201: JUDGMENT_RESPONSE,
+            200: OpenApiResponse(JUDGMENT_RESPONSE, description="Already recorded: the same."),
+            409: error_response_doc("The lease was lost, or the assignment was skipped."),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         assignment = assignment_load(assignment_id=pk, rater=request.user)
         if assignment is None:
@@ -185,6 +219,14 @@ class JudgmentView(RatingView):
 class SkipView(RatingView):
     """POST /api/assignments/<id>/skip with an optional {"reason"}."""
 
+    @extend_schema(
+        request=SkipInput,
+        parameters=[_PROGRESS],
+        responses={
+            200: SKIP_RESPONSE,
+            409: error_response_doc("The assignment was already judged."),
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         assignment = assignment_load(assignment_id=pk, rater=request.user)
         if assignment is None:

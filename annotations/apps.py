@@ -7,3 +7,9 @@ class AnnotationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "annotations"
     verbose_name = "Preference evaluation"
+
+    def ready(self) -> None:
+        # The results downloads join the export registry once every model is loaded.
+        from annotations.results_exports import results_formats_register
+
+        results_formats_register()

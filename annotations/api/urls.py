@@ -5,6 +5,7 @@ from django.urls import path
 from annotations.api.docs import DocsView, SchemaView
 from annotations.api.exports import StudyExportView
 from annotations.api.rating import JudgmentView, NextAssignmentView, SkipView
+from annotations.api.results import StudyResultsView
 from annotations.api.studies import (
     GeneratorDetailView,
     GeneratorListView,
@@ -33,6 +34,7 @@ urlpatterns: list = [
     path("users", UserListView.as_view(), name="api-users"),
     path("users/<str:username>", UserDetailView.as_view(), name="api-user"),
     path("studies/<slug:slug>/export", StudyExportView.as_view(), name="api-study-export"),
+    path("studies/<slug:slug>/results", StudyResultsView.as_view(), name="api-study-results"),
     path(
         "studies/<slug:slug>/assignments/next",
         NextAssignmentView.as_view(),

@@ -671,9 +671,9 @@ def study_results(
     study: Study,
     baseline: str | None = None,
     method: str = "bootstrap",
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = 0,
-    confidence: float = 0.95,
+    resamples: int | str = DEFAULT_RESAMPLES,
+    seed: int | str = 0,
+    confidence: float | str = 0.95,
 ) -> dict[str, Any]:
     """Win rates against the baseline with CIs, Bradley-Terry ratings, breakdowns, agreement,
     position bias and the raters table of `study`, as JSON-ready data.
@@ -695,9 +695,12 @@ def study_results(
 
 def study_results_for_options(*, study: Study, options: ResultsOptions) -> dict[str, Any]:
     """study_results with options already validated (cached)."""
-    key = _cache_key(study, study_results_version(study=study), options)
+    version = study_results_version(study=study)
+    key = _cache_key(study, version, options)
     results = cache.get(key)
     if results is None:
         results = study_results_compute(study=study, options=options)
+        # What the numbers were computed from: pages poll it to learn of new judgments.
+        results["version"] = version
         cache.set(key, results, CACHE_SECONDS)
     return results

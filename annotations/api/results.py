@@ -1,0 +1,45 @@
+"""GET /api/studies/<slug>/results: a study's results as JSON (researchers and admins)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.api.exports import CanSeeResults, IgnoreFormatParameter, _error_body
+from annotations.models import Study
+from annotations.selectors.results import study_results
+
+
+class StudyResultsView(APIView):
+    """Win rates against the baseline with CIs, Bradley-Terry ratings, breakdowns, agreement,
+    position bias and raters, in the contract of `manage.py results --format json`.
+
+    Query parameters: `baseline` (a model name; default the study's), `method` (bootstrap,
+    wilson, cluster), `resamples` (100-10000), `seed`. Bad values get 400 with
+    {"detail", "errors": [{"field", "message"}]}.
+    """
+
+    permission_classes = [IsAuthenticated, CanSeeResults]
+    content_negotiation_class = IgnoreFormatParameter
+
+    def get(self, request: Request, slug: str) -> Response:
+        study = get_object_or_404(Study, slug=slug)
+        params = request.query_params
+        try:
+            results = study_results(
+                study=study,
+                baseline=params.get("baseline") or None,
+                method=params.get("method") or "bootstrap",
+                resamples=params.get("resamples") or 2000,
+                seed=params.get("seed") or 0,
+            )
+        except ValidationError as exc:
+            return Response(_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+        response = Response(results)
+        response["Cache-Control"] = "private, no-cache"
+        return response

@@ -1,0 +1,156 @@
+"""manage.py results: a study's win rates against the baseline, ratings and diagnostics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotations.management.errors import validation_message
+from annotations.models import Study
+from annotations.results_exports import results_csv, results_json
+from annotations.selectors.results import METHODS, study_results
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)
+        ).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
+
+
+def results_table(results: dict[str, Any]) -> str:
+    """The results as text for a terminal."""
+    level = round(100 * results["confidence"])
+    out = [
+        f"Study {results['study']}: win rate against {results['baseline']}",
+        f"{results['n_judgments']:,} judgments, {results['n_judgments_vs_baseline']:,} against "
+        f"the baseline. Ties and both-bad count half.",
+        f"{level}% CI: {results['method_description']}"
+        + (
+            f", {results['resamples']:,} resamples, seed {results['seed']}"
+            if results["resamples"]
+            else ""
+        )
+        + ".",
+        "",
+    ]
+    if results["note"]:
+        out += [results["note"], ""]
+    rows = [
+        [
+            g["name"],
+            str(g["n"]),
+            f"{g['wins']}/{g['ties']}/{g['losses']}",
+            _pct(g["win_rate"]),
+            f"{_pct(g['ci_low'])} - {_pct(g['ci_high'])}",
+            _p(g["p_value"]),
+            _pct(g["win_rate_no_ties"]),
+        ]
+        for g in results["generators"]
+    ]
+    out += _table(
+        ["Model", "n", "W/T/L", "Win rate", f"{level}% CI", "p (vs 50%)", "W/(W+L)"],
+        rows,
+        {1, 2, 3, 4, 5, 6},
+    )
+    if results["bradley_terry"]:
+        info = results["bradley_terry_method"]
+        out += [
+            "",
+            f"Bradley-Terry ratings (Elo scale, {results['baseline']} = 1000), from all "
+            f"{info['n_judgments']:,} judgments; {level}% CI by prompt-clustered bootstrap, "
+            f"{info['n_resamples']:,} resamples.",
+            "",
+        ]
+        bt_rows = [
+            [
+                str(i + 1),
+                r["name"],
+                "-" if r["rating"] is None else f"{r['rating']:.0f}",
+                "-" if r["ci_low"] is None else f"{r['ci_low']:.0f} - {r['ci_high']:.0f}",
+                str(r["n"]),
+            ]
+            for i, r in enumerate(results["bradley_terry"])
+        ]
+        out += _table(["#", "Model", "Rating", f"{level}% CI", "n"], bt_rows, {0, 2, 3, 4})
+    agreement = results["agreement"]
+    bias = results["position_bias"]
+    out += [
+        "",
+        f"Agreement over {agreement['n_comparisons']:,} comparisons with 2+ judgments: "
+        f"{_pct(agreement['pairwise_agreement'])} of {agreement['n_pairs']:,} rating pairs agree "
+        f"(without ties {_pct(agreement['pairwise_agreement_without_ties'])} of "
+        f"{agreement['n_pairs_without_ties']:,}); Krippendorff's alpha (ordinal) "
+        + (
+            "-"
+            if agreement["krippendorff_alpha_ordinal"] is None
+            else f"{agreement['krippendorff_alpha_ordinal']:.3f}"
+        )
+        + ".",
+        f"Position bias: {_pct(bias['share_left'])} of {bias['n']:,} non-tie judgments chose the "
+        f"left output (exact binomial test against 50%: p = {_p(bias['p_value'])}).",
+    ]
+    return "\n".join(out) + "\n"
+
+
+class Command(BaseCommand):
+    help = (
+        "Print a study's results: win rate of every model against the baseline with confidence "
+        "intervals, Bradley-Terry ratings, agreement and position bias."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--study", required=True, help="slug of the study")
+        parser.add_argument("--baseline", help="model to compare against (default: the study's)")
+        parser.add_argument(
+            "--method", default="bootstrap", help=f"CI method: {', '.join(METHODS)}"
+        )
+        parser.add_argument("--resamples", default="2000", help="bootstrap resamples (100-10000)")
+        parser.add_argument("--seed", default="0", help="bootstrap seed")
+        parser.add_argument(
+            "--format",
+            default="table",
+            choices=["table", "json", "csv"],
+            help="table (default), json (the whole results object) or csv (win-rate table)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        study = Study.objects.filter(slug=options["study"]).first()
+        if study is None:
+            raise CommandError(f"no study with slug {options['study']!r}")
+        try:
+            results = study_results(
+                study=study,
+                baseline=options["baseline"],
+                method=options["method"],
+                resamples=options["resamples"],
+                seed=options["seed"],
+            )
+        except ValidationError as exc:
+            raise CommandError(validation_message(exc)) from exc
+        if options["format"] == "json":
+            self.stdout.write(results_json(results=results).decode(), ending="")
+        elif options["format"] == "csv":
+            self.stdout.write(results_csv(results=results), ending="")
+        else:
+            self.stdout.write(results_table(results), ending="")
+        if results["note"] and options["format"] != "table":
+            self.stderr.write(results["note"])

@@ -1,0 +1,109 @@
+"""The results page of a study, its figure downloads and a version probe for live updates."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+
+from annotations.figures import FIGURE_FORMATS, results_figure_render
+from annotations.models import Study
+from annotations.selectors.results import (
+    CACHE_SECONDS,
+    MAX_RESAMPLES,
+    METHODS,
+    MIN_RESAMPLES,
+    study_results,
+    study_results_version,
+)
+
+REFRESH_SECONDS = 30
+
+
+def _forbidden(request: HttpRequest) -> HttpResponse | None:
+    if not request.user.can_see_results:
+        return render(request, "annotations/results_forbidden.html", status=403)
+    return None
+
+
+def _options(request: HttpRequest) -> dict[str, Any]:
+    get = request.GET
+    return {
+        "baseline": get.get("baseline") or None,
+        "method": get.get("method") or "bootstrap",
+        "resamples": get.get("resamples") or 2000,
+        "seed": get.get("seed") or 0,
+    }
+
+
+@login_required
+def results_page(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    if (denied := _forbidden(request)) is not None:
+        return denied
+    options = _options(request)
+    try:
+        results = study_results(study=study, **options)
+        errors: dict[str, list[str]] = {}
+    except ValidationError as exc:
+        errors = exc.message_dict
+        results = study_results(study=study)
+    return render(
+        request,
+        "annotations/results.html",
+        {
+            "study": study,
+            "results": results,
+            "errors": errors,
+            "options": options,
+            "methods": METHODS,
+            "min_resamples": MIN_RESAMPLES,
+            "max_resamples": MAX_RESAMPLES,
+            "query": request.GET.urlencode(),
+            "refresh_seconds": REFRESH_SECONDS,
+            "figure_formats": list(FIGURE_FORMATS),
+        },
+    )
+
+
+@login_required
+def results_figure(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    if (denied := _forbidden(request)) is not None:
+        return denied
+    if fmt not in FIGURE_FORMATS:
+        raise Http404("Unknown figure format.")
+    try:
+        results = study_results(study=study, **_options(request))
+    except ValidationError as exc:
+        return HttpResponse(
+            "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    described = (study.pk, results["version"], fmt, results["baseline"], results["method"])
+    described += (results["resamples"], results["seed"], results["confidence"])
+    key = "figure:" + hashlib.sha256(repr(described).encode()).hexdigest()
+    data = cache.get(key)
+    if data is None:
+        data = results_figure_render(results=results, fmt=fmt)
+        cache.set(key, data, CACHE_SECONDS)
+    response = HttpResponse(data, content_type=FIGURE_FORMATS[fmt])
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="{study.slug}-win-rates.{fmt}"'
+    response["Cache-Control"] = "private, no-cache"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+def results_version(request: HttpRequest, slug: str) -> HttpResponse:
+    study = get_object_or_404(Study, slug=slug)
+    if not request.user.can_see_results:
+        return JsonResponse({"detail": "Only researchers and admins can see results."}, status=403)
+    return JsonResponse({"version": study_results_version(study=study)})

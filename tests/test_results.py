@@ -237,7 +237,7 @@ def test_criteria_and_flags_from_judgments_made_in_the_app(tmp_path: Path) -> No
     made = 0
     while (assignment := assignment_next(study=study, rater=rater)) is not None:
         # Prefer whatever is shown left overall and call it helpful; flag the right output.
-        judgment, _ = judgment_submit(
+        judgment_submit(
             assignment=assignment,
             rater=rater,
             winner="left",
@@ -266,6 +266,7 @@ def test_criteria_and_flags_from_judgments_made_in_the_app(tmp_path: Path) -> No
     assert flags[BASELINE]["k"] == sum(overall[n]["wins"] for n in ("Alpha", "Beta"))
     low, high = wilson(flags[BASELINE]["k"] / 8, 8)
     assert flags[BASELINE]["ci_low"] == pytest.approx(max(0.0, low))
+    assert flags[BASELINE]["ci_high"] == pytest.approx(min(1.0, high))
     assert results["raters"][0]["median_seconds"] == pytest.approx(1.0)
 
 

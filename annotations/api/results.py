@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -27,6 +29,15 @@ class StudyResultsView(APIView):
     permission_classes = [IsAuthenticated, CanSeeResults]
     content_negotiation_class = IgnoreFormatParameter
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("baseline", str, description="A model name; default the study's."),
+            OpenApiParameter("method", str, enum=["bootstrap", "wilson", "cluster"]),
+            OpenApiParameter("resamples", int, description="100-10000"),
+            OpenApiParameter("seed", int),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request: Request, slug: str) -> Response:
         study = get_object_or_404(Study, slug=slug)
         params = request.query_params

@@ -102,8 +102,14 @@ class Study(models.Model):
     description = models.TextField(blank=True, default="")
     instructions = models.TextField(blank=True, default="", help_text="Markdown shown to raters.")
     # Nullable only because a study and its baseline generator are created in one transaction.
+    # The composite key study_baseline_in_study (migration 0002) checks it in the database.
     baseline = models.ForeignKey(
-        "Generator", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "Generator",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
     )
     pairing = models.CharField(max_length=16, choices=Pairing.choices, default=Pairing.VS_BASELINE)
     scale = models.CharField(max_length=16, choices=Scale.choices, default=Scale.TERNARY)
@@ -147,7 +153,10 @@ class Study(models.Model):
 class Generator(models.Model):
     """A model that produced outputs ("model" in the UI)."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="generators")
+    # Indexed by generator_unique_name, which leads with study.
+    study = models.ForeignKey(
+        Study, on_delete=models.CASCADE, related_name="generators", db_index=False
+    )
     name = models.CharField(max_length=200)
     family = models.CharField(max_length=200, blank=True, default="")
     size = models.BigIntegerField(
@@ -171,7 +180,10 @@ class Generator(models.Model):
 
 
 class Prompt(models.Model):
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="prompts")
+    # Indexed by prompt_unique_key, which leads with study.
+    study = models.ForeignKey(
+        Study, on_delete=models.CASCADE, related_name="prompts", db_index=False
+    )
     key = models.CharField(max_length=200)
     # The prompt as plain text (for chat prompts, a readable rendering of the transcript).
     text = models.TextField()
@@ -195,10 +207,29 @@ class Prompt(models.Model):
 
 class Output(models.Model):
     # study is stored so that composite foreign keys (added in migration 0002) can prove the
-    # prompt and the generator belong to the same study.
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
-    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="outputs")
-    generator = models.ForeignKey(Generator, on_delete=models.CASCADE, related_name="outputs")
+    # prompt and the generator belong to the same study. Those keys, output_prompt_in_study and
+    # output_generator_in_study, also prove that the prompt, the generator and (through the
+    # prompt's own key) the study exist, so the single-column keys are not created in the
+    # database: each would be one more check per loaded row. The columns are NOT NULL, so the
+    # composite keys always check. Indexes: output_one_per_generator leads with prompt,
+    # output_generator covers generator; a study is deleted through its prompts.
+    study = models.ForeignKey(
+        Study, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    prompt = models.ForeignKey(
+        Prompt,
+        on_delete=models.CASCADE,
+        related_name="outputs",
+        db_constraint=False,
+        db_index=False,
+    )
+    generator = models.ForeignKey(
+        Generator,
+        on_delete=models.CASCADE,
+        related_name="outputs",
+        db_constraint=False,
+        db_index=False,
+    )
     text = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -222,10 +253,31 @@ class Comparison(models.Model):
     the baseline; otherwise output_a is the generator whose name sorts first.
     """
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="comparisons")
-    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="comparisons")
-    output_a = models.ForeignKey(Output, on_delete=models.CASCADE, related_name="+")
-    output_b = models.ForeignKey(Output, on_delete=models.CASCADE, related_name="+")
+    # The composite keys of migration 0002 (comparison_prompt_in_study and
+    # comparison_output_a/b_same_prompt, all on NOT NULL columns) prove that the prompt, both
+    # outputs and the study exist, so the single-column keys are not created in the database.
+    # Indexes: comparison_need leads with study, comparison_prompt and comparison_output_b
+    # below; output_a needs none of its own (deleting an output cascades by output and prompt).
+    study = models.ForeignKey(
+        Study,
+        on_delete=models.CASCADE,
+        related_name="comparisons",
+        db_constraint=False,
+        db_index=False,
+    )
+    prompt = models.ForeignKey(
+        Prompt,
+        on_delete=models.CASCADE,
+        related_name="comparisons",
+        db_constraint=False,
+        db_index=False,
+    )
+    output_a = models.ForeignKey(
+        Output, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    output_b = models.ForeignKey(
+        Output, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     # Denormalised counter kept in step by the judging service (same transaction as the
     # judgment insert): assignment orders by it and results never need to count.
     judgment_count = models.PositiveIntegerField(default=0)
@@ -263,9 +315,22 @@ class AssignmentStatus(models.TextChoices):
 class Assignment(models.Model):
     """A lease of one comparison to one rater, with the left/right order that rater sees."""
 
-    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
-    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="assignments")
-    rater = models.ForeignKey(User, on_delete=models.CASCADE, related_name="assignments")
+    # assignment_comparison_in_study (migration 0002, NOT NULL columns) proves that the
+    # comparison and the study exist. Indexes: assignment_one_per_rater leads with comparison,
+    # assignment_rater_study with rater.
+    study = models.ForeignKey(
+        Study, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    comparison = models.ForeignKey(
+        Comparison,
+        on_delete=models.CASCADE,
+        related_name="assignments",
+        db_constraint=False,
+        db_index=False,
+    )
+    rater = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
     left_is_a = models.BooleanField()
     status = models.CharField(
         max_length=8, choices=AssignmentStatus.choices, default=AssignmentStatus.OPEN
@@ -313,10 +378,22 @@ class JudgmentSource(models.TextChoices):
 class Judgment(models.Model):
     """One rater's verdict on one comparison, in canonical a/b orientation."""
 
-    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="judgments")
-    rater = models.ForeignKey(User, on_delete=models.PROTECT, related_name="judgments")
-    assignment = models.OneToOneField(
-        Assignment, on_delete=models.SET_NULL, null=True, blank=True, related_name="judgment"
+    # Indexes: judgment_one_per_rater leads with comparison, judgment_rater_time with rater.
+    comparison = models.ForeignKey(
+        Comparison, on_delete=models.CASCADE, related_name="judgments", db_index=False
+    )
+    rater = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="judgments", db_index=False
+    )
+    # At most one judgment per assignment (judgment_one_per_assignment, a partial unique index:
+    # imported judgments have no assignment and cost it nothing).
+    assignment = models.ForeignKey(
+        Assignment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     scale = models.CharField(max_length=16, choices=Scale.choices)
     # Positive favours output_a, negative output_b, 0 a tie; |value| is the strength.
@@ -339,6 +416,11 @@ class Judgment(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["comparison", "rater"], name="judgment_one_per_rater"),
+            models.UniqueConstraint(
+                fields=["assignment"],
+                condition=Q(assignment__isnull=False),
+                name="judgment_one_per_assignment",
+            ),
             models.CheckConstraint(
                 condition=Q(preference__gte=-3, preference__lte=3), name="judgment_preference_range"
             ),

@@ -8,3 +8,6 @@ urlpatterns = [
     path("api/", include("annotations.api.urls")),
     path("", include("annotations.urls")),
 ]
+
+# Unknown /api/ URLs answer JSON in the API's error shape.
+handler404 = "annotations.api.errors.not_found"

@@ -134,3 +134,13 @@ class BodySizeLimitMiddleware:
         body = error_body([{"field": None, "message": too_large_message(size, limit)}])
         body["max_bytes"] = limit
         return JsonResponse(body, status=413)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: an unknown /api/ URL answers in the API's error shape; pages as usual."""
+    if request.path.startswith("/api/"):
+        message = "No API endpoint at this URL."
+        return JsonResponse(error_body([{"field": None, "message": message}]), status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)

@@ -63,7 +63,10 @@ LOAD_ERROR_RESPONSE = OpenApiResponse(
         {
             "detail": serializers.CharField(),
             "errors": ErrorItemSerializer(many=True),
-            "total": serializers.IntegerField(help_text="All problems found; errors lists <= 50."),
+            "total": serializers.IntegerField(
+                required=False,
+                help_text="All problems found in a refused file; errors lists the first 50.",
+            ),
         },
     ),
     description="The file was refused whole (nothing stored), with line-numbered problems.",

@@ -20,6 +20,9 @@ from annotations.services.users import user_create_or_update
 
 
 class UserSerializer(serializers.ModelSerializer):
+    # Plain string: an address is optional, and "" is not a valid `email` format.
+    email = serializers.CharField(read_only=True)
+
     class Meta:
         model = User
         fields = ["id", "username", "email", "role", "is_active", "date_joined", "last_login"]

@@ -134,15 +134,47 @@ def assignment_view(*, assignment: Assignment) -> dict[str, Any]:
     }
 
 
-def assignment_load(*, assignment_id: int, rater: User) -> Assignment | None:
-    """The rater's own assignment with what the view needs, or None (also for others')."""
-    return (
-        Assignment.objects.select_related(
-            "study", "comparison__prompt", "comparison__output_a", "comparison__output_b"
+_STUDY_COLUMNS = [f.column for f in Study._meta.concrete_fields]
+_STUDY_NAMES = [f.attname for f in Study._meta.concrete_fields]
+_ASSIGNMENT_COLUMNS = [f.column for f in Assignment._meta.concrete_fields]
+_ASSIGNMENT_NAMES = [f.attname for f in Assignment._meta.concrete_fields]
+
+
+def study_open_get(*, slug: str) -> Study | None:
+    """The open study with this slug, or None (one indexed lookup, no query compilation)."""
+    columns = ", ".join(_STUDY_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM annotations_study WHERE slug = %s AND is_open", [slug]
         )
-        .filter(pk=assignment_id, rater=rater)
-        .first()
+        row = cursor.fetchone()
+    return None if row is None else Study.from_db(connection.alias, _STUDY_NAMES, row)
+
+
+def assignment_load(*, assignment_id: int, rater: User) -> Assignment | None:
+    """The rater's own assignment with its study, or None (also for others').
+
+    Judging and skipping need the lease and the study's form, not the texts; one statement
+    written out by hand, since this runs on every submit.
+    """
+    columns = ", ".join(
+        [f"a.{c}" for c in _ASSIGNMENT_COLUMNS] + [f"s.{c}" for c in _STUDY_COLUMNS]
     )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM annotations_assignment a "
+            "JOIN annotations_study s ON s.id = a.study_id "
+            "WHERE a.id = %s AND a.rater_id = %s",
+            [assignment_id, rater.pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(_ASSIGNMENT_COLUMNS)
+    assignment = Assignment.from_db(connection.alias, _ASSIGNMENT_NAMES, row[:split])
+    assignment.study = Study.from_db(connection.alias, _STUDY_NAMES, row[split:])
+    assignment.rater = rater
+    return assignment
 
 
 def judgment_view(*, judgment: Judgment) -> dict[str, Any]:

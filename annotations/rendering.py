@@ -19,12 +19,20 @@ HIGHLIGHT_MAX_CHARS = 50_000
 _FORMATTER = HtmlFormatter(cssclass="highlight", nowrap=True)
 
 
+@lru_cache(maxsize=256)
+def _lexer(name: str) -> Any:
+    # Finding a lexer by name walks Pygments' whole registry; a lexer can be reused.
+    try:
+        return get_lexer_by_name(name)
+    except ClassNotFound:
+        return None
+
+
 def _highlight(code: str, lang: str, _attrs: Any) -> str:
     if not lang or len(code) > HIGHLIGHT_MAX_CHARS:
         return ""
-    try:
-        lexer = get_lexer_by_name(lang.strip().split()[0].lower())
-    except ClassNotFound:
+    lexer = _lexer(lang.strip().split()[0].lower())
+    if lexer is None:
         return ""
     # Pygments escapes the code itself and emits class names only (no inline styles); markdown-it
     # uses a result that starts with <pre as the whole block.

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import CSRFCheck, SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -21,13 +25,14 @@ from annotations.api.schema import (
     SKIP_RESPONSE,
     error_response_doc,
 )
-from annotations.models import Study
+from annotations.models import Study, User
 from annotations.rating_selectors import (
     assignment_load,
     assignment_view,
     judgment_view,
     rater_progress,
     study_form,
+    study_open_get,
 )
 from annotations.services.assignment import (
     MAX_SKIP_REASON,
@@ -97,6 +102,118 @@ def _validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [{"field": None, "message": message} for message in exc.messages]
 
 
+def _service_error(exc: Exception) -> tuple[int, list[dict[str, Any]]] | None:
+    """(status, errors) for what the rating services raise; None for anything else."""
+    if isinstance(exc, LeaseLost):
+        return status.HTTP_409_CONFLICT, _validation_errors(exc)
+    if isinstance(exc, NotYourAssignment):
+        return status.HTTP_404_NOT_FOUND, [{"field": None, "message": "Not found."}]
+    if isinstance(exc, ValidationError):
+        code = getattr(exc, "code", None)
+        status_code = (
+            status.HTTP_409_CONFLICT
+            if code in ("skipped", "judged", "busy")
+            else status.HTTP_400_BAD_REQUEST
+        )
+        return status_code, _validation_errors(exc)
+    if isinstance(exc, DjangoPermissionDenied):
+        return status.HTTP_403_FORBIDDEN, [{"field": None, "message": str(exc)}]
+    return None
+
+
+_USER_COLUMNS = ", ".join(f"u.{f.column}" for f in User._meta.concrete_fields)
+_USER_NAMES = [f.attname for f in User._meta.concrete_fields]
+
+
+def _fast_rater(request: HttpRequest) -> User | None:
+    """The rater making the request when the fast path may serve it, else None.
+
+    None means "let DRF decide" (it then answers 401/403 with the exact same rules): no or a
+    malformed Authorization header, an unknown token, an inactive user, a role other than
+    rater, a session request without a valid CSRF token, or a client asking for HTML.
+    """
+    if "text/html" in request.META.get("HTTP_ACCEPT", ""):
+        return None
+    header = request.META.get("HTTP_AUTHORIZATION")
+    if header is not None:
+        parts = header.split()
+        if len(parts) != 2 or parts[0] != "Token":
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {_USER_COLUMNS} FROM authtoken_token t "
+                "JOIN annotations_user u ON u.id = t.user_id WHERE t.key = %s",
+                [parts[1]],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        user = User.from_db(connection.alias, _USER_NAMES, row)
+        return user if user.is_active and user.is_rater else None
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_rater:
+        return None
+    # What SessionAuthentication.enforce_csrf does: the page's POSTs carry the CSRF token.
+    check = CSRFCheck(lambda _request: None)  # type: ignore[arg-type, return-value]
+    check.process_request(request)
+    if check.process_view(request, None, (), {}) is not None:
+        return None
+    return user
+
+
+def _json(data: Any, status_code: int = 200) -> HttpResponse:
+    """The body and headers DRF's JSONRenderer and APIView would produce for `data`."""
+    response = HttpResponse(orjson.dumps(data), status=status_code, content_type="application/json")
+    response["Allow"] = "POST, OPTIONS"
+    patch_vary_headers(response, ("Accept",))
+    return response
+
+
+def _fast_error(exc: Exception) -> HttpResponse:
+    mapped = _service_error(exc)
+    if mapped is None:
+        raise exc
+    status_code, errors = mapped
+    return _json(_error(status_code, errors).data, status_code)
+
+
+def _fast_progress(request: HttpRequest, study: Study, rater: User) -> dict[str, Any]:
+    if request.GET.get("progress") not in ("1", "true"):
+        return {}
+    return {"progress": rater_progress(study=study, rater=rater)}
+
+
+_JUDGMENT_FIELDS = {"winner", "strength", "criteria", "flags", "rationale", "duration_ms"}
+
+
+def _plain_judgment_input(request: HttpRequest) -> dict[str, Any] | None:
+    """The submitted answer when it is exactly what JudgmentInput would accept unchanged.
+
+    Anything else (other content types, coercions such as "2" for 2, every invalid value) goes
+    through the serializer, so the answers and error messages stay DRF's own.
+    """
+    if request.content_type != "application/json":
+        return None
+    try:
+        data = orjson.loads(request.body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(data, dict) or data.get("winner") not in WINNERS:
+        return None
+    out = {key: value for key, value in data.items() if key in _JUDGMENT_FIELDS}
+    for key in ("strength", "duration_ms"):
+        value = out.get(key)
+        if value is not None and (type(value) is not int or not 0 <= value < 2**31):
+            return None
+    if not all(isinstance(out.get(key, {}), dict) for key in ("criteria", "flags")):
+        return None
+    rationale = out.get("rationale", "")
+    # DRF's CharField also refuses NUL characters, which PostgreSQL text cannot hold.
+    if not isinstance(rationale, str) or len(rationale) > MAX_RATIONALE or "\x00" in rationale:
+        return None
+    return out
+
+
 class RatingView(APIView):
     """Base: token first so that anonymous callers get 401 with a WWW-Authenticate header."""
 
@@ -108,20 +225,9 @@ class RatingView(APIView):
         return exception_handler
 
     def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, LeaseLost):
-            return _error(status.HTTP_409_CONFLICT, _validation_errors(exc))
-        if isinstance(exc, NotYourAssignment):
-            return _error(status.HTTP_404_NOT_FOUND, [{"field": None, "message": "Not found."}])
-        if isinstance(exc, ValidationError):
-            code = getattr(exc, "code", None)
-            status_code = (
-                status.HTTP_409_CONFLICT
-                if code in ("skipped", "judged", "busy")
-                else status.HTTP_400_BAD_REQUEST
-            )
-            return _error(status_code, _validation_errors(exc))
-        if isinstance(exc, DjangoPermissionDenied):
-            return _error(status.HTTP_403_FORBIDDEN, [{"field": None, "message": str(exc)}])
+        mapped = _service_error(exc)
+        if mapped is not None:
+            return _error(*mapped)
         response = super().handle_exception(exc)
         if isinstance(exc, APIException):
             data = response.data
@@ -156,7 +262,35 @@ class NextAssignmentView(RatingView):
     """POST /api/studies/<slug>/assignments/next -> 200 assignment, or 204 when none is left.
 
     With ?progress=1 (here and on judgment and skip) the response carries the rater's progress.
+    The common request (a rater with a token or a session, JSON back) is answered without DRF's
+    request machinery; every other one goes through DRF as before, with the same answers.
     """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        rater = _fast_rater(request) if request.method == "POST" else None
+        if rater is None:
+            return super().dispatch(request, *args, **kwargs)
+        study = study_open_get(slug=kwargs["slug"])
+        if study is None:
+            return _json(_not_found().data, status.HTTP_404_NOT_FOUND)
+        try:
+            assignment = assignment_next(study=study, rater=rater)
+        except (ValidationError, DjangoPermissionDenied) as exc:
+            return _fast_error(exc)
+        if assignment is None:
+            response = HttpResponse(status=status.HTTP_204_NO_CONTENT)
+            del response["Content-Type"]
+            response["Allow"] = "POST, OPTIONS"
+            patch_vary_headers(response, ("Accept",))
+            return response
+        return _json(
+            {
+                **assignment_view(assignment=assignment),
+                "study": {"slug": study.slug, "name": study.name},
+                "form": study_form(study=study),
+                **_fast_progress(request, study, rater),
+            }
+        )
 
     @extend_schema(
         request=None,
@@ -168,13 +302,12 @@ class NextAssignmentView(RatingView):
         },
     )
     def post(self, request: Request, slug: str) -> Response:
-        study = Study.objects.filter(slug=slug, is_open=True).first()
+        study = study_open_get(slug=slug)
         if study is None:
             return _not_found()
-        leased = assignment_next(study=study, rater=request.user)
-        if leased is None:
+        assignment = assignment_next(study=study, rater=request.user)
+        if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        assignment = assignment_load(assignment_id=leased.pk, rater=request.user)
         return Response(
             {
                 **assignment_view(assignment=assignment),
@@ -186,7 +319,31 @@ class NextAssignmentView(RatingView):
 
 
 class JudgmentView(RatingView):
-    """POST /api/assignments/<id>/judgment -> 201 first time, 200 with the same on a repeat."""
+    """POST /api/assignments/<id>/judgment -> 201 first time, 200 with the same on a repeat.
+
+    Like the next view, the common request skips DRF's machinery (same answers).
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        rater = _fast_rater(request) if request.method == "POST" else None
+        answer = _plain_judgment_input(request) if rater is not None else None
+        if rater is None or answer is None:
+            return super().dispatch(request, *args, **kwargs)
+        assignment = assignment_load(assignment_id=kwargs["pk"], rater=rater)
+        if assignment is None:
+            return _json(_not_found().data, status.HTTP_404_NOT_FOUND)
+        try:
+            judgment, created = judgment_submit(assignment=assignment, rater=rater, **answer)
+        except (ValidationError, DjangoPermissionDenied) as exc:
+            return _fast_error(exc)
+        return _json(
+            {
+                **judgment_view(judgment=judgment),
+                "created": created,
+                **_fast_progress(request, assignment.study, rater),
+            },
+            status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
     @extend_schema(
         request=JudgmentInput,

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from annotations.models import Assignment, AssignmentStatus, Study, User
+from annotations.models import (
+    Assignment,
+    AssignmentStatus,
+    Comparison,
+    Output,
+    Prompt,
+    Study,
+    User,
+)
 
 # Reason recorded when a rater's expired lease could not be renewed because other raters filled
 # the comparison meanwhile; such a comparison is not offered to that rater again.
@@ -177,19 +187,180 @@ def _next_in_transaction(*, study: Study, rater: User, now: datetime) -> Assignm
     return _pick_and_lease(study=study, rater=rater, now=now)
 
 
+def sql_script_run(*, sql: str, params: dict[str, Any]) -> list[tuple]:
+    """Run several `;`-separated statements in one round trip; the rows of the last one.
+
+    Outside a transaction PostgreSQL runs such a message as one implicit transaction (all or
+    nothing, committed at its end), and under READ COMMITTED each statement still takes a fresh
+    snapshot: a count in a statement after a lock sees everything committed before the lock
+    was granted. Inside a transaction (tests, callers' atomic blocks) a savepoint keeps a
+    failure from poisoning the caller's transaction. Parameters are bound on the client (the
+    default for psycopg 3 in Django), which multi-statement messages need.
+    """
+
+    def run() -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            while cursor.nextset():
+                pass
+            return cursor.fetchall() if cursor.description else []
+
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            return run()
+    return run()
+
+
+# The common case of assignment_next in one message: lock the rater (one request per rater at a
+# time), pick a comparison with SKIP LOCKED unless the rater holds an open lease, recount it in
+# a statement of its own now that its row lock is held, lease it if it still has room, and
+# return the rater's open lease with the texts the page shows. The pick travels from the
+# locking statement to the recount in a transaction-local setting.
+_NEXT_SCRIPT = """
+SET LOCAL synchronous_commit = off;
+SELECT 1 FROM annotations_user WHERE id = %(rater)s FOR NO KEY UPDATE;
+SELECT set_config('prefeval.pick', coalesce((
+    SELECT c.id
+      FROM annotations_comparison c
+     WHERE c.study_id = %(study)s
+       AND c.judgment_count < %(overlap)s
+       AND NOT EXISTS (SELECT 1 FROM annotations_assignment o
+                        WHERE o.study_id = %(study)s AND o.rater_id = %(rater)s
+                          AND o.status = 'open')
+       AND NOT EXISTS (SELECT 1 FROM annotations_assignment m
+                        WHERE m.comparison_id = c.id AND m.rater_id = %(rater)s)
+       AND NOT EXISTS (SELECT 1 FROM annotations_judgment j
+                        WHERE j.comparison_id = c.id AND j.rater_id = %(rater)s)
+       AND c.judgment_count + (SELECT count(*) FROM annotations_assignment l
+                                WHERE l.comparison_id = c.id AND l.status = 'open'
+                                  AND l.expires_at > %(now)s) < %(overlap)s
+     ORDER BY c.study_id, c.judgment_count, c.id
+     LIMIT 1
+       FOR UPDATE OF c SKIP LOCKED)::text, ''), true);
+INSERT INTO annotations_assignment
+       (study_id, comparison_id, rater_id, left_is_a, status, skip_reason, created_at,
+        expires_at, finished_at)
+SELECT %(study)s, c.id, %(rater)s,
+       CASE WHEN seen.left_a = seen.left_b THEN random() < 0.5 ELSE seen.left_a < seen.left_b END,
+       'open', '', %(now)s, %(expires)s, NULL
+  FROM annotations_comparison c,
+       LATERAL (SELECT count(*) AS n FROM annotations_assignment l
+                 WHERE l.comparison_id = c.id AND l.status = 'open'
+                   AND l.expires_at > %(now)s AND l.rater_id <> %(rater)s) live,
+       LATERAL (SELECT count(*) FILTER (WHERE s.left_is_a) AS left_a,
+                       count(*) FILTER (WHERE NOT s.left_is_a) AS left_b
+                  FROM (SELECT j.left_is_a FROM annotations_judgment j
+                         WHERE j.comparison_id = c.id
+                        UNION ALL
+                        SELECT a.left_is_a FROM annotations_assignment a
+                         WHERE a.comparison_id = c.id AND a.status = 'open'
+                           AND a.expires_at > %(now)s AND a.rater_id <> %(rater)s) s) seen
+ WHERE c.id = nullif(current_setting('prefeval.pick'), '')::bigint
+   AND c.judgment_count + live.n < %(overlap)s;
+SELECT current_setting('prefeval.pick'), lease.*
+  FROM (SELECT 1) one
+  LEFT JOIN LATERAL (
+       SELECT a.id, a.comparison_id, a.left_is_a, a.status, a.created_at, a.expires_at,
+              c.prompt_id, c.output_a_id, c.output_b_id,
+              (SELECT p.text FROM annotations_prompt p WHERE p.id = c.prompt_id),
+              (SELECT p.messages FROM annotations_prompt p WHERE p.id = c.prompt_id),
+              (SELECT o.text FROM annotations_output o WHERE o.id = c.output_a_id),
+              (SELECT o.text FROM annotations_output o WHERE o.id = c.output_b_id)
+         FROM annotations_assignment a
+         JOIN annotations_comparison c ON c.id = a.comparison_id
+        WHERE a.study_id = %(study)s AND a.rater_id = %(rater)s AND a.status = 'open') lease
+    ON true
+"""
+
+
+def _lease_from_row(*, row: tuple, study: Study, rater: User) -> Assignment:
+    """The open lease with its comparison, prompt and outputs, as loaded by _NEXT_SCRIPT."""
+    (pk, comparison_id, left_is_a, status, created_at, expires_at, prompt_id, a_id, b_id) = row[:9]
+    prompt_text, messages, a_text, b_text = row[9:13]
+    if isinstance(messages, str):
+        messages = json.loads(messages)
+    comparison = Comparison(
+        id=comparison_id,
+        study=study,
+        prompt=Prompt(id=prompt_id, study=study, text=prompt_text, messages=messages),
+        output_a=Output(id=a_id, study=study, prompt_id=prompt_id, text=a_text),
+        output_b=Output(id=b_id, study=study, prompt_id=prompt_id, text=b_text),
+    )
+    assignment = Assignment(
+        id=pk,
+        study=study,
+        comparison=comparison,
+        rater=rater,
+        left_is_a=left_is_a,
+        status=status,
+        created_at=created_at,
+        expires_at=expires_at,
+    )
+    for instance in (
+        assignment,
+        comparison,
+        comparison.prompt,
+        comparison.output_a,
+        comparison.output_b,
+    ):
+        instance._state.adding = False
+        instance._state.db = connection.alias
+    return assignment
+
+
+def _next_fast(*, study: Study, rater: User, now: datetime) -> tuple[bool, Assignment | None]:
+    """(settled, lease): settled is False when the slow path must decide (see assignment_next)."""
+    rows = sql_script_run(
+        sql=_NEXT_SCRIPT,
+        params={
+            "study": study.pk,
+            "rater": rater.pk,
+            "overlap": study.overlap,
+            "now": now,
+            "expires": now + timedelta(minutes=study.lease_minutes),
+        },
+    )
+    picked, row = rows[0][0], rows[0][1:]
+    if row[0] is None:
+        # No lease: nothing is left for this rater when nothing was picked; otherwise the
+        # picked comparison filled up between the pick's snapshot and its lock, and the slow
+        # path tries others.
+        return picked == "", None
+    if row[5] <= now:
+        # The rater's own lease expired: renew or close it (slow path).
+        return False, None
+    return True, _lease_from_row(row=row, study=study, rater=rater)
+
+
 def assignment_next(*, study: Study, rater: User) -> Assignment | None:
     """The rater's open lease in `study`, or a new one; None when nothing is left for them.
 
     A reload or a second tab gets the same open lease back. A new lease goes to a comparison
     with judgments plus live leases below the study's overlap, that this rater has neither
     judged, skipped nor leased, fewest judgments first, with the order counterbalanced.
+
+    The lease comes back with its comparison, prompt and both outputs loaded.
     """
     _require_rater(study=study, rater=rater)
     for _ in range(3):
         now = timezone.now()
         try:
+            settled, lease = _next_fast(study=study, rater=rater, now=now)
+            if settled:
+                return lease
+            # Rare cases (an expired own lease, a pick that filled up under the lock): the
+            # step-by-step transaction below.
             with transaction.atomic():
-                return _next_in_transaction(study=study, rater=rater, now=now)
+                lease = _next_in_transaction(study=study, rater=rater, now=now)
+            if lease is None:
+                return None
+            return (
+                Assignment.objects.select_related(
+                    "comparison__prompt", "comparison__output_a", "comparison__output_b"
+                )
+                .filter(pk=lease.pk)
+                .first()
+            )
         except IntegrityError:
             # A concurrent request of the same rater (second tab) leased first; its lease is
             # found as the open one on the next round.

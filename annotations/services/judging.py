@@ -25,12 +25,13 @@ since the lease was handed out is stored.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -51,6 +52,7 @@ from annotations.services.assignment import (
     NotYourAssignment,
     comparison_lock,
     comparison_room,
+    sql_script_run,
 )
 
 WINNERS = ("left", "right", "tie", "both_bad")
@@ -213,6 +215,96 @@ def _duration(*, assignment: Assignment, reported: Any, now: datetime) -> int:
     return min(elapsed, MAX_DURATION_MS)
 
 
+# The common case of judgment_submit in one message (one durable commit): lock the assignment,
+# then the comparison (the order every path takes), and in a statement of its own, which sees
+# everything committed before the locks were granted, insert the judgment when the lease is
+# still open and the comparison has room, close the lease and count the judgment. No row comes
+# back when any condition fails, and then nothing was written.
+_SUBMIT_SCRIPT = """
+SELECT 1 FROM annotations_assignment WHERE id = %(assignment)s FOR UPDATE;
+SELECT 1 FROM annotations_comparison WHERE id = %(comparison)s FOR UPDATE;
+WITH ok AS (
+    SELECT 1
+      FROM annotations_assignment a, annotations_comparison c
+     WHERE a.id = %(assignment)s AND a.rater_id = %(rater)s AND a.status = 'open'
+       AND c.id = %(comparison)s
+       AND c.judgment_count + (SELECT count(*) FROM annotations_assignment l
+                                WHERE l.comparison_id = c.id AND l.status = 'open'
+                                  AND l.expires_at > %(now)s
+                                  AND l.rater_id <> %(rater)s) < %(overlap)s),
+ins AS (
+    INSERT INTO annotations_judgment
+           (comparison_id, rater_id, assignment_id, scale, preference, both_bad, left_is_a,
+            criteria, flags, rationale, duration_ms, source, created_at)
+    SELECT %(comparison)s, %(rater)s, %(assignment)s, %(scale)s, %(preference)s, %(both_bad)s,
+           %(left_is_a)s, %(criteria)s::jsonb, %(flags)s::jsonb, %(rationale)s,
+           %(duration_ms)s, %(source)s, %(now)s
+      FROM ok
+        ON CONFLICT (comparison_id, rater_id) DO NOTHING
+    RETURNING id),
+closed AS (
+    UPDATE annotations_assignment SET status = 'done', finished_at = %(now)s
+     WHERE id = %(assignment)s AND EXISTS (SELECT 1 FROM ins)),
+counted AS (
+    UPDATE annotations_comparison SET judgment_count = judgment_count + 1
+     WHERE id = %(comparison)s AND EXISTS (SELECT 1 FROM ins))
+SELECT id FROM ins
+"""
+
+
+def _submit_fast(
+    *, assignment: Assignment, study: Study, rater: User, verdict: Verdict, duration_ms: Any
+) -> Judgment | None:
+    """The new judgment, or None when the slow path must decide (nothing was written then)."""
+    now = timezone.now()
+    judgment = Judgment(
+        comparison_id=assignment.comparison_id,
+        rater=rater,
+        assignment_id=assignment.pk,
+        scale=study.scale,
+        preference=verdict.preference,
+        both_bad=verdict.both_bad,
+        left_is_a=assignment.left_is_a,
+        criteria=verdict.criteria,
+        flags=verdict.flags,
+        rationale=verdict.rationale,
+        duration_ms=_duration(assignment=assignment, reported=duration_ms, now=now),
+        source=JudgmentSource.WEB,
+        created_at=now,
+    )
+    rows = sql_script_run(
+        sql=_SUBMIT_SCRIPT,
+        params={
+            "assignment": assignment.pk,
+            "comparison": assignment.comparison_id,
+            "rater": rater.pk,
+            "overlap": study.overlap,
+            "now": now,
+            "scale": judgment.scale,
+            "preference": judgment.preference,
+            "both_bad": judgment.both_bad,
+            "left_is_a": judgment.left_is_a,
+            "criteria": json.dumps(judgment.criteria),
+            "flags": json.dumps(judgment.flags),
+            "rationale": judgment.rationale,
+            "duration_ms": judgment.duration_ms,
+            "source": judgment.source,
+        },
+    )
+    if not rows:
+        return None
+    judgment.pk = rows[0][0]
+    judgment._state.adding = False
+    judgment._state.db = connection.alias
+    return judgment
+
+
+def _study_of(assignment: Assignment) -> Study:
+    if Assignment.study.is_cached(assignment):
+        return assignment.study
+    return Study.objects.get(pk=assignment.study_id)
+
+
 def judgment_submit(
     *,
     assignment: Assignment,
@@ -232,7 +324,58 @@ def judgment_submit(
     """
     if assignment.rater_id != rater.pk:
         raise NotYourAssignment("this assignment belongs to another rater")
-    study = Study.objects.get(pk=assignment.study_id)
+    study = _study_of(assignment)
+    if assignment.status == AssignmentStatus.OPEN:
+        # The common case, the lease open as last read: one message. Anything unusual (an
+        # invalid answer, which a concurrent first submit would make a repeat, a lease closed
+        # or a comparison filled meanwhile) is decided under the locks by the path below.
+        try:
+            verdict = verdict_validate(
+                study=study,
+                left_is_a=assignment.left_is_a,
+                winner=winner,
+                strength=strength,
+                criteria=criteria,
+                flags=flags,
+                rationale=rationale,
+            )
+        except ValidationError:
+            verdict = None
+        if verdict is not None:
+            judgment = _submit_fast(
+                assignment=assignment,
+                study=study,
+                rater=rater,
+                verdict=verdict,
+                duration_ms=duration_ms,
+            )
+            if judgment is not None:
+                return judgment, True
+    return _submit_locked(
+        assignment=assignment,
+        study=study,
+        rater=rater,
+        winner=winner,
+        strength=strength,
+        criteria=criteria,
+        flags=flags,
+        rationale=rationale,
+        duration_ms=duration_ms,
+    )
+
+
+def _submit_locked(
+    *,
+    assignment: Assignment,
+    study: Study,
+    rater: User,
+    winner: Any,
+    strength: Any,
+    criteria: Any,
+    flags: Any,
+    rationale: Any,
+    duration_ms: Any,
+) -> tuple[Judgment, bool]:
     with transaction.atomic():
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
         if locked.rater_id != rater.pk:

@@ -93,9 +93,11 @@ class _Study:
         self.generator_names = dict(generators)
         self._generator_index = {pk: i for i, (pk, _) in enumerate(generators)}
         self.outputs: dict[int, int] = {}
+        # By generator, not study: output_generator indexes it.
         for prompt_id, generator_id, output_id in stream_rows(
-            "SELECT prompt_id, generator_id, id FROM annotations_output WHERE study_id = %s",
-            [study.pk],
+            "SELECT prompt_id, generator_id, id FROM annotations_output "
+            "WHERE generator_id = ANY(%s)",
+            [list(self._generator_index)],
         ):
             self.outputs[prompt_id << 16 | self._generator_index[generator_id]] = output_id
 
@@ -280,7 +282,8 @@ _STORED_CONFLICTS = """
     FROM judgment_import_stage s
     JOIN annotations_user u ON u.username = %(prefix)s || s.rater
     JOIN annotations_comparison c
-      ON LEAST(c.output_a_id, c.output_b_id) = s.lo
+      ON c.study_id = %(study)s
+     AND LEAST(c.output_a_id, c.output_b_id) = s.lo
      AND GREATEST(c.output_a_id, c.output_b_id) = s.hi
     JOIN annotations_judgment j ON j.comparison_id = c.id AND j.rater_id = u.id
     WHERE CASE WHEN j.both_bad THEN %(both_bad)s
@@ -304,22 +307,39 @@ _ADD_RATERS = """
     SELECT (SELECT count(*) FROM raters), (SELECT count(*) FROM added)
 """
 
+# A rater's repeats of one verdict on one pair (the checks refused differing ones): keep the
+# first line, so that every staged row is one judgment and a pair's row count is its raters.
+_DROP_REPEATS = """
+    DELETE FROM judgment_import_stage s
+    USING (SELECT rater, lo, hi, min(line) AS first_line FROM judgment_import_stage
+           GROUP BY rater, lo, hi HAVING count(*) > 1) r
+    WHERE s.rater = r.rater AND s.lo = r.lo AND s.hi = r.hi AND s.line <> r.first_line
+"""
+
+# The file's pairs, with the comparison that already exists (NULL when none does).
+_PAIRS = """
+    CREATE TEMPORARY TABLE judgment_import_pairs ON COMMIT DROP AS
+    SELECT p.lo, p.hi, p.prompt_id, p.a_is_lo, p.raters, c.id AS comparison_id
+    FROM (SELECT lo, hi, min(prompt_id) AS prompt_id, bool_and(a_is_lo) AS a_is_lo,
+                 count(*) AS raters
+          FROM judgment_import_stage GROUP BY lo, hi) p
+    LEFT JOIN annotations_comparison c
+      ON c.study_id = %(study)s
+     AND LEAST(c.output_a_id, c.output_b_id) = p.lo
+     AND GREATEST(c.output_a_id, c.output_b_id) = p.hi
+"""
+
+# New comparisons are born with their final judgment_count: every staged judgment of a new
+# pair is new, and updating the rows afterwards would rewrite each of them and its indexes.
+# A plain INSERT: only the loader and the importer create comparisons, both under the study's
+# lock, so no other transaction can add one of these pairs meanwhile.
 _ADD_COMPARISONS = """
-    WITH pairs AS (
-        SELECT lo, hi, min(prompt_id) AS prompt_id, bool_and(a_is_lo) AS a_is_lo
-        FROM judgment_import_stage GROUP BY lo, hi
-    ),
-    added AS (
-        INSERT INTO annotations_comparison
-            (study_id, prompt_id, output_a_id, output_b_id, judgment_count, created_at)
-        SELECT %(study)s, prompt_id,
-               CASE WHEN a_is_lo THEN lo ELSE hi END, CASE WHEN a_is_lo THEN hi ELSE lo END,
-               0, %(now)s
-        FROM pairs
-        ON CONFLICT DO NOTHING
-        RETURNING 1
-    )
-    SELECT count(*) FROM added
+    INSERT INTO annotations_comparison
+        (study_id, prompt_id, output_a_id, output_b_id, judgment_count, created_at)
+    SELECT %(study)s, prompt_id,
+           CASE WHEN a_is_lo THEN lo ELSE hi END, CASE WHEN a_is_lo THEN hi ELSE lo END,
+           raters, %(now)s
+    FROM judgment_import_pairs WHERE comparison_id IS NULL
 """
 
 _ADD_JUDGMENTS = """
@@ -345,11 +365,12 @@ _ADD_JUDGMENTS = """
     ),
     counted AS (
         UPDATE annotations_comparison c SET judgment_count = c.judgment_count + n.added
-        FROM (SELECT comparison_id, count(*) AS added FROM added GROUP BY comparison_id) n
+        FROM (SELECT a.comparison_id, count(*) AS added
+              FROM added a JOIN judgment_import_pairs p ON p.comparison_id = a.comparison_id
+              GROUP BY a.comparison_id) n
         WHERE c.id = n.comparison_id
-        RETURNING n.added
     )
-    SELECT coalesce(sum(added), 0) FROM counted
+    SELECT count(*) FROM added
 """
 
 
@@ -371,7 +392,7 @@ def _stage(
     count = 0
     with raw_connection().cursor() as cursor:
         # Inside an outer transaction an earlier import's table may still exist.
-        cursor.execute("DROP TABLE IF EXISTS judgment_import_stage")
+        cursor.execute("DROP TABLE IF EXISTS judgment_import_stage, judgment_import_pairs")
         cursor.execute(_STAGE)
         with cursor.copy("COPY judgment_import_stage FROM STDIN") as copy:
             write = copy.write_row
@@ -383,13 +404,13 @@ def _stage(
     return count
 
 
-def _check_stage(problems: Problems, limit: int) -> None:
+def _check_stage(problems: Problems, limit: int, study_id: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE judgment_import_stage")
         # Tables just filled by a load may have no statistics yet, and a nested loop over a
         # million staged rows would then take hours: bulk joins here are hash joins.
         cursor.execute("SET LOCAL enable_nestloop = off")
-        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(_SELF_CONFLICTS, [limit])
         rows = cursor.fetchall()
         for line, rater, first_line, _ in rows:
@@ -397,7 +418,8 @@ def _check_stage(problems: Problems, limit: int) -> None:
                 line, "winner", f"rater '{rater}' judged this pair differently on line {first_line}"
             )
         cursor.execute(
-            _STORED_CONFLICTS, {"prefix": EXT_PREFIX, "both_bad": _BOTH_BAD, "limit": limit}
+            _STORED_CONFLICTS,
+            {"prefix": EXT_PREFIX, "both_bad": _BOTH_BAD, "limit": limit, "study": study_id},
         )
         stored = cursor.fetchall()
         for line, rater, _ in stored:
@@ -441,7 +463,7 @@ def judgments_import(
         log.info("import: read and staged %s rows in %.1f s", count, time.perf_counter() - started)
         if count == 0 and not problems:
             problems.add(None, "", "the file is empty: no judgments found")
-        _check_stage(problems, limit=50)
+        _check_stage(problems, limit=50, study_id=study.pk)
         log.info("import: checked in %.1f s", time.perf_counter() - started)
         problems.raise_if_any(filename)
         now = timezone.now()
@@ -455,11 +477,16 @@ def judgments_import(
         with connection.cursor() as cursor:
             cursor.execute(_ADD_RATERS, params)
             raters, raters_added = cursor.fetchone()
+            log.info("import: raters in %.1f s", time.perf_counter() - started)
+            cursor.execute(_DROP_REPEATS)
+            cursor.execute(_PAIRS, params)
             cursor.execute(_ADD_COMPARISONS, params)
-            (comparisons_added,) = cursor.fetchone()
+            comparisons_added = cursor.rowcount
+            cursor.execute("ANALYZE judgment_import_pairs")
+            log.info("import: comparisons in %.1f s", time.perf_counter() - started)
             cursor.execute(_ADD_JUDGMENTS, params)
             (judgments_added,) = cursor.fetchone()
-            cursor.execute("DROP TABLE judgment_import_stage")
+            cursor.execute("DROP TABLE judgment_import_stage, judgment_import_pairs")
             log.info("import: wrote in %.1f s", time.perf_counter() - started)
     return ImportSummary(
         filename=filename,

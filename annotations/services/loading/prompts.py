@@ -355,11 +355,13 @@ def _read_stored(study: Study, state: _State) -> None:
         entry = _PromptEntry(len(state.prompts), fp, 0, pk, category)
         state.prompts[key] = by_id[pk] = entry
     gen_index = {pk: i for i, pk in enumerate(state.generator_ids)}
+    # By generator, not study: output_generator indexes it (output_generator_in_study keeps
+    # every output's generator in the output's study).
     sql = (
         f"SELECT prompt_id, generator_id, {sql_fingerprint('text')} "
-        "FROM annotations_output WHERE study_id = %s"
+        "FROM annotations_output WHERE generator_id = ANY(%s)"
     )
-    for prompt_id, generator_id, fp in stream_rows(sql, [study.pk]):
+    for prompt_id, generator_id, fp in stream_rows(sql, [list(gen_index)]):
         packed = by_id[prompt_id].index << _GEN_BITS | gen_index[generator_id]
         state.outputs[packed] = fp << 34 | _STORED
 
@@ -533,6 +535,7 @@ def comparisons_create(*, study: Study, prompt_ids: list[int], now: datetime) ->
             JOIN annotations_output b
               ON b.prompt_id = o.prompt_id AND b.generator_id = %(baseline)s
             WHERE o.prompt_id = ANY(%(prompts)s::bigint[]) AND o.generator_id <> %(baseline)s
+              AND o.generator_id = ANY(%(generators)s::bigint[])
         """
     else:
         wanted = """
@@ -548,24 +551,43 @@ def comparisons_create(*, study: Study, prompt_ids: list[int], now: datetime) ->
                 OR (gx.id IS DISTINCT FROM %(baseline)s
                     AND gx.name COLLATE "C" < gy.name COLLATE "C") AS x_first) AS side
             WHERE x.prompt_id = ANY(%(prompts)s::bigint[])
+              AND x.generator_id = ANY(%(generators)s::bigint[])
         """
+    # An anti-join rather than ON CONFLICT: a speculative insertion costs an extra index probe
+    # and WAL record per row. Safe because only the loader and the importer create comparisons,
+    # both under the study's lock, and a pair's outputs keep any comparison of them in the study.
     sql = f"""
         WITH wanted AS ({wanted}),
         added AS (
             INSERT INTO annotations_comparison
                 (study_id, prompt_id, output_a_id, output_b_id, judgment_count, created_at)
-            SELECT %(study)s, prompt_id, a, b, 0, %(now)s FROM wanted
-            ON CONFLICT DO NOTHING
+            SELECT %(study)s, w.prompt_id, w.a, w.b, 0, %(now)s FROM wanted w
+            WHERE NOT EXISTS (
+                SELECT 1 FROM annotations_comparison c
+                WHERE c.study_id = %(study)s
+                  AND LEAST(c.output_a_id, c.output_b_id) = LEAST(w.a, w.b)
+                  AND GREATEST(c.output_a_id, c.output_b_id) = GREATEST(w.a, w.b))
             RETURNING 1
         )
         SELECT (SELECT count(*) FROM wanted), (SELECT count(*) FROM added)
     """
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        lock_study(study.pk)
         # Outputs just copied in have no statistics yet: keep the planner off nested loops.
         cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(
             sql,
-            {"baseline": study.baseline_id, "prompts": prompt_ids, "study": study.pk, "now": now},
+            {
+                "baseline": study.baseline_id,
+                "prompts": prompt_ids,
+                "study": study.pk,
+                "now": now,
+                # Outputs by generator (indexed), not by a seq scan of every study's outputs.
+                "generators": list(
+                    Generator.objects.filter(study=study).values_list("id", flat=True)
+                ),
+            },
         )
         wanted_count, added = cursor.fetchone()
         cursor.execute("SET LOCAL enable_nestloop = on")

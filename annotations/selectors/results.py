@@ -1,8 +1,9 @@
 """A study's results: judgments as numpy arrays for annotations.stats, and the results contract.
 
-The judgments are read with one narrow `COPY (SELECT ...) TO STDOUT (FORMAT binary)`: every
-column is a fixed-width integer, so the stream is parsed with a single np.frombuffer and no
-Python object is made per judgment. JSON columns (criteria, flags) are read by separate queries
+The judgments are read with one narrow query that packs every judgment into a fixed-width
+binary record on the server, so the result is parsed with a single np.frombuffer and no Python
+object is made per judgment; two more narrow queries map outputs to generators and prompts to
+categories. JSON columns (criteria, flags) are read by separate queries
 that only touch judgments where they are non-empty, and only when the study asks for them.
 
 study_results() returns plain JSON-ready data (the contract of the results page, command, API
@@ -22,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations import stats
@@ -41,43 +42,49 @@ CACHE_SECONDS = 24 * 3600
 # Bump when the shape of the results changes, so cached entries of an older shape are ignored.
 RESULTS_VERSION = 1
 
-_COLUMNS = (
-    ("comparison", ">i8"),
-    ("generator_a", ">i8"),
-    ("generator_b", ">i8"),
-    ("prompt", ">i8"),
-    ("rater", ">i8"),
-    ("category", ">i4"),
-    ("preference", ">i2"),
-    ("both_bad", "?"),
-    ("left_is_a", "?"),
-    ("duration_ms", ">i8"),
+# Judgment records as the server packs them (big-endian: the *send functions are PostgreSQL's
+# binary wire encodings); outputs and prompts are mapped to generators and categories in numpy.
+_JUDGMENT_RECORD = np.dtype(
+    [
+        ("id", ">i8"),
+        ("comparison", ">i8"),
+        ("output_a", ">i8"),
+        ("output_b", ">i8"),
+        ("prompt", ">i8"),
+        ("rater", ">i8"),
+        ("preference", ">i2"),
+        ("both_bad", "?"),
+        ("left_is_a", "?"),
+        ("duration_ms", ">i8"),
+    ]
 )
-_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-_COPY_HEADER_BYTES = len(_COPY_SIGNATURE) + 8
-_ROW_DTYPE = np.dtype(
-    [("fields", ">i2")]
-    + [item for name, kind in _COLUMNS for item in ((f"{name}_len", ">i4"), (name, kind))]
-)
+_PAIR_RECORD = np.dtype([("key", ">i8"), ("value", ">i8")])
 
+# Each query returns one bytea of fixed-width records, so numpy reads a whole study with one
+# np.frombuffer: a cursor or a COPY would hand Python one message per row, which costs more
+# than all the statistics at a million judgments. No ORDER BY: sorting in numpy is cheaper than
+# a server sort that spills to disk. Outputs and prompts are read on their own because joining
+# the wide output table twice per judgment costs the server far more than one narrow scan.
 _JUDGMENTS_SQL = """
-COPY (
-    WITH cats AS (
-        SELECT category, (row_number() OVER (ORDER BY category) - 1)::int4 AS code
-        FROM (SELECT DISTINCT category FROM annotations_prompt WHERE study_id = {study}) d
-    )
-    SELECT c.id::int8, oa.generator_id::int8, ob.generator_id::int8, c.prompt_id::int8,
-           j.rater_id::int8, cats.code, j.preference::int2, j.both_bad, j.left_is_a,
-           coalesce(j.duration_ms, -1)::int8
-    FROM annotations_judgment j
-    JOIN annotations_comparison c ON c.id = j.comparison_id
-    JOIN annotations_output oa ON oa.id = c.output_a_id
-    JOIN annotations_output ob ON ob.id = c.output_b_id
-    JOIN annotations_prompt p ON p.id = c.prompt_id
-    JOIN cats ON cats.category = p.category
-    WHERE c.study_id = {study}
-    ORDER BY j.id
-) TO STDOUT (FORMAT binary)
+SELECT string_agg(
+    int8send(j.id) || int8send(c.id) || int8send(c.output_a_id) || int8send(c.output_b_id)
+    || int8send(c.prompt_id) || int8send(j.rater_id) || int2send(j.preference)
+    || boolsend(j.both_bad) || boolsend(j.left_is_a) || int8send(coalesce(j.duration_ms, -1)),
+    ''::bytea
+)
+FROM annotations_judgment j
+JOIN annotations_comparison c ON c.id = j.comparison_id
+WHERE c.study_id = %(study)s
+"""
+_OUTPUTS_SQL = """
+SELECT string_agg(int8send(id) || int8send(generator_id), ''::bytea)
+FROM annotations_output WHERE study_id = %(study)s
+"""
+_PROMPTS_SQL = """
+SELECT string_agg(int8send(id) || int8send(category_code), ''::bytea) FROM (
+    SELECT id, dense_rank() OVER (ORDER BY category) - 1 AS category_code
+    FROM annotations_prompt WHERE study_id = %(study)s
+) p
 """
 
 
@@ -89,6 +96,7 @@ class JudgmentArrays:
     `categories`; duration_ms is -1 where unknown. Judgments follow id order.
     """
 
+    id: npt.NDArray[np.int64]
     comparison: npt.NDArray[np.int64]
     generator_a: npt.NDArray[np.int64]
     generator_b: npt.NDArray[np.int64]
@@ -105,40 +113,65 @@ class JudgmentArrays:
         return len(self.preference)
 
 
-def _parse_copy_binary(data: bytes | bytearray | memoryview) -> npt.NDArray[np.void]:
-    if bytes(data[: len(_COPY_SIGNATURE)]) != _COPY_SIGNATURE:
-        raise RuntimeError("unexpected COPY stream: not PostgreSQL binary format")
-    extension = int.from_bytes(data[_COPY_HEADER_BYTES - 4 : _COPY_HEADER_BYTES], "big")
-    start = _COPY_HEADER_BYTES + extension
-    body = memoryview(data)[start : len(data) - 2]  # the trailer is a field count of -1
-    rows = np.frombuffer(body, dtype=_ROW_DTYPE)
-    expected = {f"{name}_len": np.dtype(kind).itemsize for name, kind in _COLUMNS}
-    if len(rows) and (
-        np.any(rows["fields"] != len(_COLUMNS))
-        or any(np.any(rows[field] != size) for field, size in expected.items())
-    ):
-        raise RuntimeError("unexpected COPY stream: a column is NULL or not the expected width")
-    return rows
+def _records(cursor: Any, sql: str, study: Study, dtype: np.dtype) -> npt.NDArray[np.void]:
+    cursor.execute(sql, {"study": study.pk})
+    packed = cursor.fetchone()[0]
+    return np.frombuffer(packed or b"", dtype=dtype)
+
+
+def _lookup(
+    pairs: npt.NDArray[np.void], *keys: npt.NDArray[np.int64]
+) -> list[npt.NDArray[np.int64]]:
+    """Map each array of keys through (key, value) records; every key must be present."""
+    order = np.argsort(pairs["key"])
+    known = pairs["key"][order].astype(np.int64)
+    values = pairs["value"][order].astype(np.int64)
+    out = []
+    for wanted in keys:
+        at = np.searchsorted(known, wanted)
+        if len(wanted) and (at.max() >= len(known) or np.any(known[at] != wanted)):
+            raise RuntimeError("a judgment refers to an output or prompt outside its study")
+        out.append(values[at])
+    return out
 
 
 def study_judgment_arrays(*, study: Study) -> JudgmentArrays:
-    """All judgments of `study` as numpy arrays, read with one binary COPY."""
-    with connection.cursor() as cursor:
+    """All judgments of `study` as numpy arrays, in judgment id order (three narrow queries,
+    no Python object per row)."""
+    # A hash join of the study's comparisons fits in memory with a little more than the
+    # default work_mem; SET LOCAL ends with this transaction.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(
             "SELECT DISTINCT category FROM annotations_prompt WHERE study_id = %s "
             "ORDER BY category",
             [study.pk],
         )
         categories = tuple(row[0] for row in cursor.fetchall())
-        raw = cursor.cursor  # psycopg's own cursor, for COPY
-        buffer = bytearray()
-        # The study id is an int from the database, so formatting it in is safe.
-        with raw.copy(_JUDGMENTS_SQL.format(study=int(study.pk))) as copy:
-            for chunk in copy:
-                buffer += chunk
-    rows = _parse_copy_binary(buffer)
-    native = {name: rows[name].astype(kind.replace(">", "<")) for name, kind in _COLUMNS}
-    return JudgmentArrays(**native, categories=categories)
+        rows = _records(cursor, _JUDGMENTS_SQL, study, _JUDGMENT_RECORD)
+        outputs = _records(cursor, _OUTPUTS_SQL, study, _PAIR_RECORD)
+        prompts = _records(cursor, _PROMPTS_SQL, study, _PAIR_RECORD)
+    order = np.argsort(rows["id"], kind="stable")
+    rows = rows[order]
+    prompt = rows["prompt"].astype(np.int64)
+    generator_a, generator_b = _lookup(
+        outputs, rows["output_a"].astype(np.int64), rows["output_b"].astype(np.int64)
+    )
+    (category,) = _lookup(prompts, prompt)
+    return JudgmentArrays(
+        id=rows["id"].astype(np.int64),
+        comparison=rows["comparison"].astype(np.int64),
+        generator_a=generator_a,
+        generator_b=generator_b,
+        prompt=prompt,
+        rater=rows["rater"].astype(np.int64),
+        category=category.astype(np.int32),
+        preference=rows["preference"].astype(np.int16),
+        both_bad=rows["both_bad"].astype(bool),
+        left_is_a=rows["left_is_a"].astype(bool),
+        duration_ms=rows["duration_ms"].astype(np.int64),
+        categories=categories,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,17 +384,14 @@ def _criteria_rows(
 ) -> list[dict[str, Any]]:
     if not study.criteria:
         return []
-    # Index of each judgment in id order: the COPY is ordered by judgment id as well.
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT rn, kv.key, kv.value::int FROM ("
-            "  SELECT j.criteria, (row_number() OVER (ORDER BY j.id) - 1) AS rn"
-            "  FROM annotations_judgment j"
-            "  JOIN annotations_comparison c ON c.id = j.comparison_id WHERE c.study_id = %s"
-            ") t, jsonb_each(t.criteria) kv WHERE t.criteria <> '{}'::jsonb",
+            "SELECT j.id, kv.key, kv.value::int FROM annotations_judgment j "
+            "JOIN annotations_comparison c ON c.id = j.comparison_id, jsonb_each(j.criteria) kv "
+            "WHERE c.study_id = %s AND j.criteria <> '{}'::jsonb",
             [study.pk],
         )
-        answers = cursor.fetchall()
+        answers = [(int(np.searchsorted(arrays.id, j)), k, v) for j, k, v in cursor.fetchall()]
     position = np.full(len(arrays), -1, dtype=np.int64)
     position[np.flatnonzero(involved)] = np.arange(int(involved.sum()))
     out = []
@@ -404,15 +434,14 @@ def _flag_rows(
         return []
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT rn, side.key, f.value FROM ("
-            "  SELECT j.flags, (row_number() OVER (ORDER BY j.id) - 1) AS rn"
-            "  FROM annotations_judgment j"
-            "  JOIN annotations_comparison c ON c.id = j.comparison_id WHERE c.study_id = %s"
-            ") t, jsonb_each(t.flags) side, jsonb_array_elements_text(side.value) f "
-            "WHERE t.flags <> '{}'::jsonb AND jsonb_typeof(side.value) = 'array'",
+            "SELECT j.id, side.key, f.value FROM annotations_judgment j "
+            "JOIN annotations_comparison c ON c.id = j.comparison_id, "
+            "jsonb_each(j.flags) side, jsonb_array_elements_text(side.value) f "
+            "WHERE c.study_id = %s AND j.flags <> '{}'::jsonb "
+            "AND jsonb_typeof(side.value) = 'array'",
             [study.pk],
         )
-        marks = cursor.fetchall()
+        marks = [(int(np.searchsorted(arrays.id, j)), k, v) for j, k, v in cursor.fetchall()]
     code_a = names.codes(arrays.generator_a)
     code_b = names.codes(arrays.generator_b)
     g_count = len(names.names)

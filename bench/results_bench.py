@@ -1,0 +1,464 @@
+"""Benchmark of the results computation: 1,000,000 judgments, 100,000 prompts, 30 models.
+
+Builds (or reuses) a study in the development database: prompts, outputs and comparisons with
+set-based SQL, the judgments with COPY from numpy (prompt effects, rater effects, ties), then:
+
+1. times the whole results computation (`study_results_compute`: reading the judgments, win
+   rates with prompt-clustered bootstrap CIs per model and per category x model, Bradley-Terry
+   with its bootstrap CIs, agreement, position bias, the raters table) with its peak memory
+   (the process's peak RSS, reset just before), and the main parts on their own;
+2. times a straightforward per-resample loop of the kind public leaderboard scripts use (for each
+   resample: draw judgments with replacement, refit Bradley-Terry with scipy.optimize, count win
+   rates per model in a Python loop) on a few resamples, extrapolated to 2,000, and prints the
+   ratio;
+3. times the results page of the LLMFAO demo study through Django's test client, cold (empty
+   cache) and cached, and its SVG figure.
+
+    DJANGO_DEBUG=1 .venv/bin/python bench/results_bench.py [--judgments 1000000]
+        [--prompts 100000] [--generators 30] [--naive-resamples 3] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import scipy  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.cache import cache  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test import Client  # noqa: E402
+from scipy.optimize import minimize  # noqa: E402
+from scipy.special import expit, log_expit  # noqa: E402
+
+from annotations import stats  # noqa: E402
+from annotations.models import Study, User  # noqa: E402
+from annotations.selectors.results import (  # noqa: E402
+    results_options_validate,
+    study_judgment_arrays,
+    study_results_compute,
+)
+from annotations.services.studies import study_create_or_update  # noqa: E402
+from annotations.services.users import user_create_or_update  # noqa: E402
+
+SLUG = "bench-results"
+BASELINE = "baseline-model"
+CANDIDATES_PER_PROMPT = 4
+RATERS_PER_COMPARISON = 2
+RATERS = 200
+CATEGORIES = 5
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    ram = 0.0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            ram = int(line.split()[1]) / 2**20
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg = cursor.fetchone()[0]
+    return (
+        f"{cpu}; {os.cpu_count()} cores; {ram:.0f} GiB RAM; Python {platform.python_version()}; "
+        f"numpy {np.__version__}; scipy {scipy.__version__}; PostgreSQL {pg}; "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def _status(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def reset_peak_rss() -> int:
+    """Reset the kernel's peak-RSS mark of this process; returns the current RSS."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status("VmRSS")
+
+
+def peak_rss() -> int:
+    return _status("VmHWM")
+
+
+def drop(slug: str) -> None:
+    old = Study.objects.filter(slug=slug).first()
+    if old is None:
+        return
+    # Plain SQL, children first: the ORM's cascade would load every row first.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        for sql in (
+            "DELETE FROM annotations_judgment j USING annotations_comparison c "
+            "WHERE c.id = j.comparison_id AND c.study_id = %(s)s",
+            "DELETE FROM annotations_assignment WHERE study_id = %(s)s",
+            "DELETE FROM annotations_comparison WHERE study_id = %(s)s",
+            "DELETE FROM annotations_output WHERE study_id = %(s)s",
+            "DELETE FROM annotations_prompt WHERE study_id = %(s)s",
+            "UPDATE annotations_study SET baseline_id = NULL WHERE id = %(s)s",
+            "DELETE FROM annotations_generator WHERE study_id = %(s)s",
+            "DELETE FROM annotations_study WHERE id = %(s)s",
+        ):
+            cursor.execute(sql, {"s": old.pk})
+
+
+def judgment_count(study: Study) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM annotations_judgment j JOIN annotations_comparison c "
+            "ON c.id = j.comparison_id WHERE c.study_id = %s",
+            [study.pk],
+        )
+        return cursor.fetchone()[0]
+
+
+def set_up(prompts: int, generators: int, judgments: int) -> Study:
+    """Prompts x (CANDIDATES_PER_PROMPT comparisons against the baseline + one between two
+    candidates), each judged by RATERS_PER_COMPARISON raters, until `judgments` are made."""
+    drop(SLUG)
+    study = study_create_or_update(slug=SLUG, baseline=BASELINE, overlap=2).study
+    candidates = generators - 1
+    raters = [
+        user_create_or_update(username=f"bench-res-rater-{i}", role="rater").user.pk
+        for i in range(RATERS)
+    ]
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO annotations_generator (study_id, name, family, size) "
+            "SELECT %s, 'model-' || lpad(i::text, 2, '0'), 'family-' || (i %% 3), "
+            "1000000000::bigint * (1 + i / 3) FROM generate_series(1, %s) i",
+            [study.pk, candidates],
+        )
+        cursor.execute(
+            "INSERT INTO annotations_prompt (study_id, key, text, messages, category, created_at) "
+            "SELECT %s, 'prompt-' || i, 'Prompt number ' || i, NULL, "
+            "'category-' || (i %% %s), now() FROM generate_series(0, %s - 1) i",
+            [study.pk, CATEGORIES, prompts],
+        )
+        # Each prompt: the baseline and four candidates at offsets 0, 7, 13, 19 (mod 29).
+        cursor.execute(
+            "WITH cand AS (SELECT id, (row_number() OVER (ORDER BY name) - 1) AS r "
+            "  FROM annotations_generator WHERE study_id = %(s)s AND id <> %(b)s) "
+            "INSERT INTO annotations_output (study_id, prompt_id, generator_id, text, created_at) "
+            "SELECT p.study_id, p.id, g.id, 'Output of ' || g.id || ' for ' || p.key, now() "
+            "FROM annotations_prompt p "
+            "CROSS JOIN (VALUES (0), (7), (13), (19)) AS o(off) "
+            "JOIN cand g ON g.r = (p.id + o.off) %% %(n)s "
+            "WHERE p.study_id = %(s)s "
+            "UNION ALL SELECT p.study_id, p.id, %(b)s, 'Baseline output for ' || p.key, now() "
+            "FROM annotations_prompt p WHERE p.study_id = %(s)s",
+            {"s": study.pk, "b": study.baseline_id, "n": candidates},
+        )
+        cursor.execute(
+            "INSERT INTO annotations_comparison "
+            "(study_id, prompt_id, output_a_id, output_b_id, judgment_count, created_at) "
+            "SELECT oa.study_id, oa.prompt_id, oa.id, ob.id, %(k)s, now() "
+            "FROM annotations_output oa JOIN annotations_output ob ON ob.prompt_id = oa.prompt_id "
+            "AND ob.generator_id = %(b)s WHERE oa.study_id = %(s)s AND oa.generator_id <> %(b)s "
+            # and one comparison between the two candidates with the lowest ids on each prompt
+            "UNION ALL SELECT x.study_id, x.prompt_id, x.a, x.b, %(k)s, now() FROM ("
+            "  SELECT o.study_id, o.prompt_id, min(o.id) AS a, "
+            "  (array_agg(o.id ORDER BY o.id))[2] AS b FROM annotations_output o "
+            "  WHERE o.study_id = %(s)s AND o.generator_id <> %(b)s GROUP BY 1, 2) x",
+            {"s": study.pk, "b": study.baseline_id, "k": RATERS_PER_COMPARISON},
+        )
+        cursor.execute(
+            "SELECT c.id, c.prompt_id, oa.generator_id, ob.generator_id "
+            "FROM annotations_comparison c JOIN annotations_output oa ON oa.id = c.output_a_id "
+            "JOIN annotations_output ob ON ob.id = c.output_b_id WHERE c.study_id = %s "
+            "ORDER BY c.id",
+            [study.pk],
+        )
+        rows = np.array(cursor.fetchall(), dtype=np.int64)
+        comparison, prompt, gen_a, gen_b = rows.T
+        n_rows = min(judgments, len(comparison) * RATERS_PER_COMPARISON)
+        rng = np.random.default_rng(42)
+        # Model strength (logit) + prompt effect + rater effect; 20% ties.
+        models = np.unique(rows[:, 2:])
+        strength = rng.normal(0, 0.5, len(models))
+        strength_a = strength[np.searchsorted(models, gen_a)]
+        strength_b = strength[np.searchsorted(models, gen_b)]
+        _, prompt_code = np.unique(prompt, return_inverse=True)
+        prompt_effect = rng.normal(0, 0.8, prompt_code.max() + 1)[prompt_code]
+        pick = np.repeat(np.arange(len(comparison)), RATERS_PER_COMPARISON)[:n_rows]
+        first = rng.integers(0, RATERS, len(comparison))
+        offset = np.tile(np.arange(RATERS_PER_COMPARISON), len(comparison))[:n_rows]
+        rater_index = (first[pick] + offset * 37) % RATERS
+        rater_effect = rng.normal(0, 0.3, RATERS)[rater_index]
+        logit = strength_a[pick] - strength_b[pick] + prompt_effect[pick] + rater_effect
+        u = rng.random(n_rows)
+        tie = rng.random(n_rows) < 0.2
+        preference = np.where(tie, 0, np.where(u < expit(logit), 1, -1))
+        left_is_a = rng.random(n_rows) < 0.5
+        both_bad = tie & (rng.random(n_rows) < 0.25)
+        duration = rng.integers(2000, 60000, n_rows)
+        rater_ids = np.array(raters, dtype=np.int64)[rater_index]
+        with cursor.cursor.copy(
+            "COPY annotations_judgment (comparison_id, rater_id, scale, preference, both_bad, "
+            "left_is_a, criteria, flags, rationale, duration_ms, source, created_at) "
+            "FROM STDIN"
+        ) as copy:
+            step = 100_000
+            for start in range(0, n_rows, step):
+                part = slice(start, start + step)
+                lines = [
+                    f"{c}\t{r}\tternary\t{p}\t{'t' if bb else 'f'}\t{'t' if lf else 'f'}"
+                    f"\t{{}}\t{{}}\t\t{d}\tweb\t2026-01-01 00:00:00+00\n"
+                    for c, r, p, bb, lf, d in zip(
+                        comparison[pick[part]].tolist(),
+                        rater_ids[part].tolist(),
+                        preference[part].tolist(),
+                        both_bad[part].tolist(),
+                        left_is_a[part].tolist(),
+                        duration[part].tolist(),
+                        strict=True,
+                    )
+                ]
+                copy.write("".join(lines))
+        cursor.execute("ANALYZE annotations_judgment")
+        cursor.execute("ANALYZE annotations_comparison")
+        cursor.execute("ANALYZE annotations_output")
+        cursor.execute("ANALYZE annotations_prompt")
+    print(f"set-up: {n_rows:,} judgments in {time.perf_counter() - started:.1f} s", flush=True)
+    return study
+
+
+# ---------------------------------------------------------------------------------------------
+# A straightforward per-resample loop, the way public leaderboard scripts compute CIs
+# ---------------------------------------------------------------------------------------------
+
+
+def naive_bt_fit(a: np.ndarray, b: np.ndarray, s: np.ndarray, g: int, base: int) -> np.ndarray:
+    """Bradley-Terry by maximum likelihood over judgment rows with scipy.optimize (what a
+    logistic regression over the battle table does), ties half a win each way."""
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        d = theta[a] - theta[b]
+        nll = -(s * log_expit(d) + (1 - s) * log_expit(-d)).sum() + 0.5e-4 * (theta @ theta)
+        r = s - expit(d)
+        grad = -np.bincount(a, r, g) + np.bincount(b, r, g) + 1e-4 * theta
+        return float(nll), grad
+
+    theta = minimize(loss, np.zeros(g), jac=True, method="L-BFGS-B").x
+    return 1000 + stats.ELO_PER_NAT * (theta - theta[base])
+
+
+def naive_results(
+    arrays: object, baseline_id: int, generator_ids: np.ndarray, resamples: int
+) -> float:
+    """For each resample: draw prompts with replacement (clusters), gather their judgments,
+    refit Bradley-Terry and count each model's win rate in a Python loop; returns seconds."""
+    a = np.searchsorted(generator_ids, arrays.generator_a)
+    b = np.searchsorted(generator_ids, arrays.generator_b)
+    s = stats.score_from_preference(preference=arrays.preference)
+    base = int(np.searchsorted(generator_ids, baseline_id))
+    prompts, prompt_code = np.unique(arrays.prompt, return_inverse=True)
+    rows_of = np.argsort(prompt_code, kind="stable")
+    bounds = np.searchsorted(prompt_code[rows_of], np.arange(len(prompts) + 1))
+    rng = np.random.default_rng(0)
+    started = time.perf_counter()
+    for _ in range(resamples):
+        drawn = rng.integers(0, len(prompts), len(prompts))
+        rows = np.concatenate([rows_of[bounds[p] : bounds[p + 1]] for p in drawn])
+        ra, rb, rs = a[rows], b[rows], s[rows]
+        naive_bt_fit(ra, rb, rs, len(generator_ids), base)
+        against = rb == base
+        for g in range(len(generator_ids)):
+            mine = against & (ra == g)
+            if mine.any():
+                float(rs[mine].mean())
+    return (time.perf_counter() - started) / resamples
+
+
+def timed(label: str, fn: object, *args: object, **kwargs: object) -> tuple[object, float]:
+    started = time.perf_counter()
+    value = fn(*args, **kwargs)
+    seconds = time.perf_counter() - started
+    print(f"  {label:<58} {seconds:8.3f} s", flush=True)
+    return value, seconds
+
+
+def bench_computation(study: Study, naive_resamples: int) -> None:
+    options = results_options_validate(study=study)
+    n = judgment_count(study)
+    print(
+        f"\nStudy {SLUG}: {n:,} judgments, "
+        f"{study.prompts.count():,} prompts, {study.generators.count()} models",
+        flush=True,
+    )
+    # Warm-up on a small study so imports and first-call costs are not counted.
+    study_judgment_arrays(study=study)
+    times = []
+    peaks = []
+    for run in range(2):
+        before = reset_peak_rss()
+        started = time.perf_counter()
+        results = study_results_compute(study=study, options=options)
+        seconds = time.perf_counter() - started
+        peak = peak_rss()
+        times.append(seconds)
+        peaks.append(peak)
+        print(
+            f"whole results computation, run {run + 1}: {seconds:.2f} s; peak RSS "
+            f"{peak / 2**20:.0f} MiB (process at {before / 2**20:.0f} MiB before)",
+            flush=True,
+        )
+    print(
+        f"  -> {len(results['generators'])} models x 2,000 resamples; "
+        f"{len(results['categories'])} categories x {len(results['generators'])} models; "
+        f"Bradley-Terry over {results['bradley_terry_method']['n_judgments']:,} judgments, "
+        f"{results['bradley_terry_method']['n_resamples']:,} resamples",
+        flush=True,
+    )
+
+    print("parts, timed on their own:", flush=True)
+    arrays, _ = timed(
+        "read judgments (packed binary records -> numpy)", study_judgment_arrays, study=study
+    )
+    ids = np.array(sorted(study.generators.values_list("id", flat=True)), dtype=np.int64)
+    base = study.baseline_id
+    a_code = np.searchsorted(ids, arrays.generator_a)
+    b_code = np.searchsorted(ids, arrays.generator_b)
+    base_code = int(np.searchsorted(ids, base))
+    vs = b_code == base_code
+    s = stats.score_from_preference(preference=arrays.preference)
+    timed(
+        "win rates per model, bootstrap 2,000",
+        stats.win_rates_by_group,
+        scores=s[vs],
+        groups=a_code[vs],
+        clusters=arrays.prompt[vs],
+        both_bad=arrays.both_bad[vs],
+    )
+    timed(
+        "win rates per category x model, bootstrap 2,000",
+        stats.win_rates_by_group,
+        scores=s[vs],
+        groups=arrays.category[vs].astype(np.int64) * len(ids) + a_code[vs],
+        clusters=arrays.prompt[vs],
+        both_bad=arrays.both_bad[vs],
+    )
+    timed(
+        "Bradley-Terry + clustered bootstrap 2,000",
+        stats.bradley_terry_fit,
+        first=a_code,
+        second=b_code,
+        scores=s,
+        baseline=base_code,
+        clusters=arrays.prompt,
+    )
+    outcome = np.sign(arrays.preference)
+    timed(
+        "agreement (pairwise, kappas, Fleiss, Krippendorff)",
+        stats.agreement_measure,
+        items=arrays.comparison,
+        raters=arrays.rater,
+        labels=outcome,
+    )
+    timed(
+        "position bias, overall and per rater",
+        stats.position_bias_test,
+        chose_left=(outcome > 0) == arrays.left_is_a,
+        raters=arrays.rater,
+        is_tie=outcome == 0,
+    )
+
+    print(f"\nper-resample loop ({naive_resamples} resamples, extrapolated to 2,000):", flush=True)
+    per = naive_results(arrays, base, ids, naive_resamples)
+    best = min(times)
+    print(
+        f"  {per:.2f} s per resample -> {per * 2000:,.0f} s for 2,000 resamples "
+        f"(~{per * 2000 / 60:.0f} min); vectorised whole computation {best:.2f} s: "
+        f"{per * 2000 / best:,.0f}x faster",
+        flush=True,
+    )
+
+
+def bench_page() -> None:
+    study = Study.objects.filter(slug="llmfao").first()
+    if study is None:
+        call_command("demo", "--no-serve", stdout=io.StringIO())
+        study = Study.objects.get(slug="llmfao")
+    user = User.objects.filter(username="researcher").first()
+    if user is None:
+        user = user_create_or_update(username="researcher", role="researcher").user
+    settings.DEBUG = False  # no query log: time the page as production serves it
+    client = Client()
+    client.force_login(user)
+    url = f"/studies/{study.slug}/results/"
+    print(f"\nResults page of the demo study ({judgment_count(study):,} judgments):", flush=True)
+    for label, path in (("page", url), ("figure SVG", url + "figure.svg")):
+        cold = []
+        for _ in range(3):
+            cache.clear()
+            started = time.perf_counter()
+            response = client.get(path, HTTP_HOST="localhost")
+            cold.append(time.perf_counter() - started)
+            assert response.status_code == 200, response.status_code
+        warm = []
+        for _ in range(20):
+            started = time.perf_counter()
+            response = client.get(path, HTTP_HOST="localhost")
+            warm.append(time.perf_counter() - started)
+        print(
+            f"  {label:<10} cold (empty cache) median {statistics.median(cold) * 1000:7.0f} ms; "
+            f"cached median {statistics.median(warm) * 1000:5.1f} ms, "
+            f"max {max(warm) * 1000:5.1f} ms ({len(response.content):,} bytes)",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--judgments", type=int, default=1_000_000)
+    parser.add_argument("--prompts", type=int, default=100_000)
+    parser.add_argument("--generators", type=int, default=30)
+    parser.add_argument("--naive-resamples", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the study for the next run")
+    args = parser.parse_args()
+
+    print(f"machine: {machine()}")
+    print(f"load average before: {loadavg()}", flush=True)
+    study = Study.objects.filter(slug=SLUG).first()
+    if study is None or judgment_count(study) != args.judgments:
+        study = set_up(args.prompts, args.generators, args.judgments)
+    else:
+        print("set-up: reusing the existing study", flush=True)
+    try:
+        bench_computation(study, args.naive_resamples)
+        bench_page()
+    finally:
+        if not args.keep:
+            drop(SLUG)
+    print(f"\nload average after: {loadavg()}")
+
+
+if __name__ == "__main__":
+    main()

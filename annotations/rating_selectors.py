@@ -17,6 +17,7 @@ from annotations.models import (
     User,
 )
 from annotations.rendering import markdown_render
+from annotations.sql import sql_rows
 
 _STRENGTH_WORDS = {
     1: {1: "better"},
@@ -138,17 +139,21 @@ _STUDY_COLUMNS = [f.column for f in Study._meta.concrete_fields]
 _STUDY_NAMES = [f.attname for f in Study._meta.concrete_fields]
 _ASSIGNMENT_COLUMNS = [f.column for f in Assignment._meta.concrete_fields]
 _ASSIGNMENT_NAMES = [f.attname for f in Assignment._meta.concrete_fields]
+_STUDY_SQL = (
+    f"SELECT {', '.join(_STUDY_COLUMNS)} FROM annotations_study WHERE slug = %s AND is_open"
+)
+_ASSIGNMENT_SQL = (
+    "SELECT "
+    + ", ".join([f"a.{c}" for c in _ASSIGNMENT_COLUMNS] + [f"s.{c}" for c in _STUDY_COLUMNS])
+    + " FROM annotations_assignment a JOIN annotations_study s ON s.id = a.study_id"
+    " WHERE a.id = %s AND a.rater_id = %s"
+)
 
 
 def study_open_get(*, slug: str) -> Study | None:
     """The open study with this slug, or None (one indexed lookup, no query compilation)."""
-    columns = ", ".join(_STUDY_COLUMNS)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns} FROM annotations_study WHERE slug = %s AND is_open", [slug]
-        )
-        row = cursor.fetchone()
-    return None if row is None else Study.from_db(connection.alias, _STUDY_NAMES, row)
+    rows = sql_rows(sql=_STUDY_SQL, params=[slug])
+    return Study.from_db(connection.alias, _STUDY_NAMES, rows[0]) if rows else None
 
 
 def assignment_load(*, assignment_id: int, rater: User) -> Assignment | None:
@@ -157,19 +162,10 @@ def assignment_load(*, assignment_id: int, rater: User) -> Assignment | None:
     Judging and skipping need the lease and the study's form, not the texts; one statement
     written out by hand, since this runs on every submit.
     """
-    columns = ", ".join(
-        [f"a.{c}" for c in _ASSIGNMENT_COLUMNS] + [f"s.{c}" for c in _STUDY_COLUMNS]
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {columns} FROM annotations_assignment a "
-            "JOIN annotations_study s ON s.id = a.study_id "
-            "WHERE a.id = %s AND a.rater_id = %s",
-            [assignment_id, rater.pk],
-        )
-        row = cursor.fetchone()
-    if row is None:
+    rows = sql_rows(sql=_ASSIGNMENT_SQL, params=[assignment_id, rater.pk])
+    if not rows:
         return None
+    row = rows[0]
     split = len(_ASSIGNMENT_COLUMNS)
     assignment = Assignment.from_db(connection.alias, _ASSIGNMENT_NAMES, row[:split])
     assignment.study = Study.from_db(connection.alias, _STUDY_NAMES, row[split:])

@@ -2,10 +2,13 @@
 
 Builds a throwaway database with one study of 100,000 comparisons and 300,000 existing
 judgments (SQL, fast), starts gunicorn against it, drives it with N concurrent raters over
-token auth (asyncio + httpx, one process), and prints judgments per second, next-pair latency
-percentiles, errors, and duplicate or over-filled comparisons (both must be 0).
+token auth (asyncio, one process: a minimal keep-alive HTTP/1.1 client by default, or httpx), and
+prints judgments per second, next-pair latency percentiles, errors, duplicate or over-filled
+comparisons (both must be 0), and the CPU seconds that the load generator, gunicorn and the
+PostgreSQL backends used in the measured window.
 
     python bench/rating_bench.py [--raters 50] [--seconds 30] [--workers 3] [--threads 1]
+        [--client raw|httpx] [--commit-delay MICROSECONDS]
 
 Without DATABASE_URL the project's embedded PostgreSQL is used (a database named bench_rating
 is created on it and dropped afterwards unless --keep).
@@ -206,9 +209,112 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
+class RawHttp:
+    """One keep-alive HTTP/1.1 connection that POSTs and reads Content-Length bodies.
+
+    A load generator sharing two cores with the server must stay light: this costs a few tens of
+    microseconds a request, several times less than a general-purpose client.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(
+        self, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        lines = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}", "", ""]
+        self.writer.write("\r\n".join(lines).encode() + body)
+        assert self.reader is not None
+        head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        status = int(head[0].split(" ", 2)[1])
+        fields = {}
+        for line in head[1:]:
+            if ":" in line:
+                name, _, value = line.partition(":")
+                fields[name.strip().lower()] = value.strip()
+        if "chunked" in fields.get("transfer-encoding", ""):
+            raise RuntimeError("chunked responses are not expected from these endpoints")
+        data = await self.reader.readexactly(int(fields.get("content-length", "0")))
+        if fields.get("connection", "").lower() == "close":
+            self.writer.close()
+            self.reader = self.writer = None
+        return status, data
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class HttpxPost:
+    """The same interface over a shared httpx.AsyncClient (heavier; for comparison)."""
+
+    def __init__(self, base: str, client: Any) -> None:
+        self.base, self.client = base, client
+
+    async def post(
+        self, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
+        response = await self.client.post(
+            self.base + path,
+            headers={**headers, "Content-Type": "application/json"},
+            content=body,
+        )
+        return response.status_code, response.content
+
+    async def close(self) -> None:
+        return None
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (those that exited count 0)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def _session_pids(session: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == session:
+                pids.append(int(entry.name))
+    return pids
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
 async def drive(
-    base: str, tokens: list[str], seconds: float, warmup: float, progress: bool
+    base: str,
+    tokens: list[str],
+    seconds: float,
+    warmup: float,
+    progress: bool,
+    client_kind: str = "raw",
+    watch: Any = None,
 ) -> dict[str, Any]:
+    import json
+
     import httpx
 
     query = "?progress=1" if progress else ""
@@ -219,57 +325,87 @@ async def drive(
     start = time.perf_counter()
     measure_from = start + warmup
     stop_at = measure_from + seconds
+    usage: dict[str, float] = {}
 
-    async def rater(token: str, client: httpx.AsyncClient) -> None:
+    async def meter() -> None:
+        # CPU of each party over exactly the measured window.
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        usage["loadgen"] = -time.process_time()
+        if watch is not None:
+            for name, value in watch().items():
+                usage[name] = -value
+        await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
+        usage["loadgen"] += time.process_time()
+        if watch is not None:
+            for name, value in watch().items():
+                usage[name] = usage.get(name, 0.0) + value
+
+    async def rater(token: str, client: Any) -> None:
         headers = {"Authorization": f"Token {token}"}
         rng = random.Random(token)
         while time.perf_counter() < stop_at:
             t0 = time.perf_counter()
-            response = await client.post(
-                f"{base}/api/studies/{SLUG}/assignments/next{query}", headers=headers
+            code, content = await client.post(
+                f"/api/studies/{SLUG}/assignments/next{query}", headers
             )
             t1 = time.perf_counter()
             measuring = t0 >= measure_from
-            if response.status_code == 204:
+            if code == 204:
                 stats["empty"] += 1
                 await asyncio.sleep(0.05)
                 continue
-            if response.status_code != 200:
+            if code != 200:
                 stats["errors"] += measuring
                 if len(error_samples) < 5:
-                    error_samples.append(f"next {response.status_code}: {response.text[:200]}")
+                    error_samples.append(f"next {code}: {content[:200]!r}")
                 continue
             if measuring:
                 next_ms.append((t1 - t0) * 1000)
-            assignment_id = response.json()["id"]
+            assignment_id = json.loads(content)["id"]
             body = {"winner": rng.choice(["left", "right", "tie"]), "duration_ms": 4000}
             t2 = time.perf_counter()
-            response = await client.post(
-                f"{base}/api/assignments/{assignment_id}/judgment{query}",
-                headers=headers,
-                json=body,
+            code, content = await client.post(
+                f"/api/assignments/{assignment_id}/judgment{query}",
+                headers,
+                json.dumps(body).encode(),
             )
             t3 = time.perf_counter()
-            if response.status_code == 201:
+            if code == 201:
                 if t2 >= measure_from and t3 <= stop_at:
                     stats["judgments"] += 1
                     submit_ms.append((t3 - t2) * 1000)
-            elif response.status_code == 200:
+            elif code == 200:
                 stats["repeats"] += 1
             else:
                 stats["errors"] += t2 >= measure_from
                 if len(error_samples) < 5:
-                    error_samples.append(f"submit {response.status_code}: {response.text[:200]}")
+                    error_samples.append(f"submit {code}: {content[:200]!r}")
 
+    if client_kind == "raw":
+        host, port = base.rsplit("//", 1)[1].split(":")
+        clients = [RawHttp(host, int(port)) for _ in tokens]
+        await asyncio.gather(meter(), *(rater(t, c) for t, c in zip(tokens, clients, strict=True)))
+        for raw in clients:
+            await raw.close()
+        return {
+            **stats,
+            "seconds": seconds,
+            "next_ms": next_ms,
+            "submit_ms": submit_ms,
+            "error_samples": error_samples,
+            "cpu": usage,
+        }
     limits = httpx.Limits(max_connections=len(tokens), max_keepalive_connections=len(tokens))
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        await asyncio.gather(*(rater(token, client) for token in tokens))
+    async with httpx.AsyncClient(limits=limits, timeout=30) as shared:
+        wrapped = HttpxPost(base, shared)
+        await asyncio.gather(meter(), *(rater(token, wrapped) for token in tokens))
     return {
         **stats,
         "seconds": seconds,
         "next_ms": next_ms,
         "submit_ms": submit_ms,
         "error_samples": error_samples,
+        "cpu": usage,
     }
 
 
@@ -290,8 +426,21 @@ def check(db_url: str, overlap: int) -> dict[str, int]:
             "SELECT count(*) FROM annotations_comparison c WHERE c.judgment_count <> "
             "(SELECT count(*) FROM annotations_judgment j WHERE j.comparison_id = c.id)"
         ).fetchone()[0]
+        # Judgments plus live leases never above the overlap (the invariant of assignment).
+        leased_over = conn.execute(
+            "SELECT count(*) FROM annotations_comparison c WHERE c.judgment_count + "
+            "(SELECT count(*) FROM annotations_assignment a WHERE a.comparison_id = c.id "
+            "AND a.status = 'open' AND a.expires_at > now()) > %s",
+            [overlap],
+        ).fetchone()[0]
         version = conn.execute("SHOW server_version").fetchone()[0]
-    return {"duplicates": duplicates, "overfilled": overfilled, "drift": drift, "pg": version}
+    return {
+        "duplicates": duplicates,
+        "overfilled": overfilled,
+        "drift": drift,
+        "leased_over": leased_over,
+        "pg": version,
+    }
 
 
 def main() -> None:
@@ -307,15 +456,43 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--progress", action="store_true", help="ask for progress as the page does")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument(
+        "--reuse", action="store_true", help="run on a database kept by --keep (no setup)"
+    )
+    parser.add_argument("--client", choices=["raw", "httpx"], default="raw")
+    parser.add_argument(
+        "--commit-delay",
+        type=int,
+        default=0,
+        help="PostgreSQL commit_delay (microseconds) for the bench database: group commit",
+    )
     args = parser.parse_args()
 
     server = _server_url()
     db_url = _with_db(server, BENCH_DB)
-    _admin(server, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    _admin(server, f"CREATE DATABASE {BENCH_DB}")
+    if not args.reuse:
+        _admin(server, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        _admin(server, f"CREATE DATABASE {BENCH_DB}")
+    # Only this database's sessions get it; the server's own configuration is left alone.
+    _admin(server, f"ALTER DATABASE {BENCH_DB} SET commit_delay = {int(args.commit_delay)}")
     gunicorn = None
+    load_before = Path("/proc/loadavg").read_text().strip()
     try:
-        tokens = setup(db_url, args.comparisons, args.judgments_per, args.overlap, args.raters)
+        if args.reuse:
+            os.environ["DATABASE_URL"] = db_url
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
+            os.environ.setdefault("DJANGO_DEBUG", "1")
+            import django
+
+            django.setup()
+            from annotations.services.users import user_create_or_update
+
+            tokens = [
+                user_create_or_update(username=f"bench-rater-{i}", role="rater").token
+                for i in range(args.raters)
+            ]
+        else:
+            tokens = setup(db_url, args.comparisons, args.judgments_per, args.overlap, args.raters)
         env = {
             **os.environ,
             "DATABASE_URL": db_url,
@@ -353,7 +530,38 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        result = asyncio.run(drive(base, tokens, args.seconds, args.warmup, args.progress))
+        server_pid = gunicorn.pid
+
+        def watch() -> dict[str, float]:
+            backends = []
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    try:
+                        title = (entry / "cmdline").read_bytes()
+                    except OSError:
+                        continue
+                    if title.startswith(b"postgres: ") and f" {BENCH_DB} ".encode() in title:
+                        backends.append(int(entry.name))
+            busy, total = _machine_busy()
+            return {
+                "gunicorn": _cpu_seconds(_session_pids(server_pid)),
+                "postgres": _cpu_seconds(backends),
+                "machine_busy": busy / os.sysconf("SC_CLK_TCK"),
+                "machine_total": total / os.sysconf("SC_CLK_TCK"),
+            }
+
+        result = asyncio.run(
+            drive(
+                base,
+                tokens,
+                args.seconds,
+                args.warmup,
+                args.progress,
+                client_kind=args.client,
+                watch=watch,
+            )
+        )
+        load_after = Path("/proc/loadavg").read_text().strip()
     finally:
         if gunicorn is not None:
             os.killpg(gunicorn.pid, signal.SIGTERM)
@@ -371,7 +579,19 @@ def main() -> None:
     print(
         f"config: {args.raters} raters, {args.comparisons} comparisons, overlap {args.overlap}, "
         f"gunicorn {args.workers} workers x {args.threads} threads, progress={args.progress}, "
-        f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up"
+        f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up, client {args.client}, "
+        f"commit_delay {args.commit_delay} us"
+    )
+    print(f"load average before: {load_before}; after: {load_after}")
+    cpu = result["cpu"]
+    judgments = max(1, result["judgments"])
+    busy = cpu.get("machine_busy", 0.0) / max(1e-9, cpu.get("machine_total", 0.0))
+    print(
+        f"CPU seconds in the window: load generator {cpu['loadgen']:.1f}, gunicorn "
+        f"{cpu.get('gunicorn', 0):.1f}, PostgreSQL backends {cpu.get('postgres', 0):.1f}; "
+        f"per judgment {1000 * cpu['loadgen'] / judgments:.2f} / "
+        f"{1000 * cpu.get('gunicorn', 0) / judgments:.2f} / "
+        f"{1000 * cpu.get('postgres', 0) / judgments:.2f} ms; all cores busy {100 * busy:.0f}%"
     )
     print(
         f"judgments/s: {result['judgments'] / args.seconds:.1f} ({result['judgments']} in window)"
@@ -389,7 +609,8 @@ def main() -> None:
     print(
         f"errors: {result['errors']}  repeats: {result['repeats']}  empty(204): {result['empty']}  "
         f"duplicate judgments: {checks['duplicates']}  over-filled comparisons: "
-        f"{checks['overfilled']}  judgment_count drift: {checks['drift']}"
+        f"{checks['overfilled']}  judgment_count drift: {checks['drift']}  "
+        f"judgments + live leases above overlap: {checks['leased_over']}"
     )
     for sample in result["error_samples"]:
         print("  error sample:", sample)

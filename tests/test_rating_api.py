@@ -32,7 +32,11 @@ def test_next_returns_a_blinded_assignment_with_form_and_progress() -> None:
         scale="likert5",
         criteria=["helpful"],
         flags=["hallucination"],
-        outputs={CANDIDATE: ["**bold** answer", "x"], BASELINE: ["plain answer", "y"]},
+        # Both prompts carry the same texts: which comparison comes first is not the point.
+        outputs={
+            CANDIDATE: ["**bold** answer", "**bold** answer"],
+            BASELINE: ["plain answer", "plain answer"],
+        },
     )
     client = _client("r1")
     response = _next(client, query="?progress=1")

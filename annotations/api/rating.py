@@ -41,6 +41,7 @@ from annotations.services.assignment import (
     assignment_skip,
 )
 from annotations.services.judging import MAX_RATIONALE, WINNERS, LeaseLost, judgment_submit
+from annotations.sql import sql_rows
 
 
 class IsRater(BasePermission):
@@ -121,7 +122,11 @@ def _service_error(exc: Exception) -> tuple[int, list[dict[str, Any]]] | None:
     return None
 
 
-_USER_COLUMNS = ", ".join(f"u.{f.column}" for f in User._meta.concrete_fields)
+_TOKEN_USER_SQL = (
+    "SELECT "
+    + ", ".join(f"u.{f.column}" for f in User._meta.concrete_fields)
+    + " FROM authtoken_token t JOIN annotations_user u ON u.id = t.user_id WHERE t.key = %s"
+)
 _USER_NAMES = [f.attname for f in User._meta.concrete_fields]
 
 
@@ -139,16 +144,10 @@ def _fast_rater(request: HttpRequest) -> User | None:
         parts = header.split()
         if len(parts) != 2 or parts[0] != "Token":
             return None
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {_USER_COLUMNS} FROM authtoken_token t "
-                "JOIN annotations_user u ON u.id = t.user_id WHERE t.key = %s",
-                [parts[1]],
-            )
-            row = cursor.fetchone()
-        if row is None:
+        rows = sql_rows(sql=_TOKEN_USER_SQL, params=[parts[1]])
+        if not rows:
             return None
-        user = User.from_db(connection.alias, _USER_NAMES, row)
+        user = User.from_db(connection.alias, _USER_NAMES, rows[0])
         return user if user.is_active and user.is_rater else None
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_active or not user.is_rater:

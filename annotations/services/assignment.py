@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -20,6 +19,7 @@ from annotations.models import (
     Study,
     User,
 )
+from annotations.sql import sql_script_run
 
 # Reason recorded when a rater's expired lease could not be renewed because other raters filled
 # the comparison meanwhile; such a comparison is not offered to that rater again.
@@ -187,38 +187,15 @@ def _next_in_transaction(*, study: Study, rater: User, now: datetime) -> Assignm
     return _pick_and_lease(study=study, rater=rater, now=now)
 
 
-def sql_script_run(*, sql: str, params: dict[str, Any]) -> list[tuple]:
-    """Run several `;`-separated statements in one round trip; the rows of the last one.
-
-    Outside a transaction PostgreSQL runs such a message as one implicit transaction (all or
-    nothing, committed at its end), and under READ COMMITTED each statement still takes a fresh
-    snapshot: a count in a statement after a lock sees everything committed before the lock
-    was granted. Inside a transaction (tests, callers' atomic blocks) a savepoint keeps a
-    failure from poisoning the caller's transaction. Parameters are bound on the client (the
-    default for psycopg 3 in Django), which multi-statement messages need.
+# The common case of assignment_next in one round trip and one transaction: lock the rater (one
+# request per rater at a time), pick a comparison with SKIP LOCKED unless the rater holds an open
+# lease, recount it in a statement of its own now that its row lock is held, lease it if it
+# still has room, and return the rater's open lease with the texts the page shows. The pick
+# travels from the locking statement to the recount in a transaction-local setting.
+_NEXT_SCRIPT = [
+    "SELECT set_config('synchronous_commit', 'off', true)",
+    "SELECT 1 FROM annotations_user WHERE id = %(rater)s FOR NO KEY UPDATE",
     """
-
-    def run() -> list[tuple]:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            while cursor.nextset():
-                pass
-            return cursor.fetchall() if cursor.description else []
-
-    if connection.in_atomic_block:
-        with transaction.atomic():
-            return run()
-    return run()
-
-
-# The common case of assignment_next in one message: lock the rater (one request per rater at a
-# time), pick a comparison with SKIP LOCKED unless the rater holds an open lease, recount it in
-# a statement of its own now that its row lock is held, lease it if it still has room, and
-# return the rater's open lease with the texts the page shows. The pick travels from the
-# locking statement to the recount in a transaction-local setting.
-_NEXT_SCRIPT = """
-SET LOCAL synchronous_commit = off;
-SELECT 1 FROM annotations_user WHERE id = %(rater)s FOR NO KEY UPDATE;
 SELECT set_config('prefeval.pick', coalesce((
     SELECT c.id
       FROM annotations_comparison c
@@ -236,13 +213,14 @@ SELECT set_config('prefeval.pick', coalesce((
                                   AND l.expires_at > %(now)s) < %(overlap)s
      ORDER BY c.study_id, c.judgment_count, c.id
      LIMIT 1
-       FOR UPDATE OF c SKIP LOCKED)::text, ''), true);
+       FOR UPDATE OF c SKIP LOCKED)::text, ''), true)""",
+    """
 INSERT INTO annotations_assignment
        (study_id, comparison_id, rater_id, left_is_a, status, skip_reason, created_at,
         expires_at, finished_at)
-SELECT %(study)s, c.id, %(rater)s,
+SELECT %(study)s::bigint, c.id, %(rater)s::bigint,
        CASE WHEN seen.left_a = seen.left_b THEN random() < 0.5 ELSE seen.left_a < seen.left_b END,
-       'open', '', %(now)s, %(expires)s, NULL
+       'open', '', %(now)s::timestamptz, %(expires)s::timestamptz, NULL
   FROM annotations_comparison c,
        LATERAL (SELECT count(*) AS n FROM annotations_assignment l
                  WHERE l.comparison_id = c.id AND l.status = 'open'
@@ -256,7 +234,8 @@ SELECT %(study)s, c.id, %(rater)s,
                          WHERE a.comparison_id = c.id AND a.status = 'open'
                            AND a.expires_at > %(now)s AND a.rater_id <> %(rater)s) s) seen
  WHERE c.id = nullif(current_setting('prefeval.pick'), '')::bigint
-   AND c.judgment_count + live.n < %(overlap)s;
+   AND c.judgment_count + live.n < %(overlap)s""",
+    """
 SELECT current_setting('prefeval.pick'), lease.*
   FROM (SELECT 1) one
   LEFT JOIN LATERAL (
@@ -269,8 +248,8 @@ SELECT current_setting('prefeval.pick'), lease.*
          FROM annotations_assignment a
          JOIN annotations_comparison c ON c.id = a.comparison_id
         WHERE a.study_id = %(study)s AND a.rater_id = %(rater)s AND a.status = 'open') lease
-    ON true
-"""
+    ON true""",
+]
 
 
 def _lease_from_row(*, row: tuple, study: Study, rater: User) -> Assignment:
@@ -311,7 +290,7 @@ def _lease_from_row(*, row: tuple, study: Study, rater: User) -> Assignment:
 def _next_fast(*, study: Study, rater: User, now: datetime) -> tuple[bool, Assignment | None]:
     """(settled, lease): settled is False when the slow path must decide (see assignment_next)."""
     rows = sql_script_run(
-        sql=_NEXT_SCRIPT,
+        statements=_NEXT_SCRIPT,
         params={
             "study": study.pk,
             "rater": rater.pk,

@@ -52,8 +52,8 @@ from annotations.services.assignment import (
     NotYourAssignment,
     comparison_lock,
     comparison_room,
-    sql_script_run,
 )
+from annotations.sql import sql_script_run
 
 WINNERS = ("left", "right", "tie", "both_bad")
 MAX_RATIONALE = 10_000
@@ -215,14 +215,15 @@ def _duration(*, assignment: Assignment, reported: Any, now: datetime) -> int:
     return min(elapsed, MAX_DURATION_MS)
 
 
-# The common case of judgment_submit in one message (one durable commit): lock the assignment,
+# The common case of judgment_submit in one round trip and one durable commit: lock the assignment,
 # then the comparison (the order every path takes), and in a statement of its own, which sees
 # everything committed before the locks were granted, insert the judgment when the lease is
 # still open and the comparison has room, close the lease and count the judgment. No row comes
 # back when any condition fails, and then nothing was written.
-_SUBMIT_SCRIPT = """
-SELECT 1 FROM annotations_assignment WHERE id = %(assignment)s FOR UPDATE;
-SELECT 1 FROM annotations_comparison WHERE id = %(comparison)s FOR UPDATE;
+_SUBMIT_SCRIPT = [
+    "SELECT 1 FROM annotations_assignment WHERE id = %(assignment)s FOR UPDATE",
+    "SELECT 1 FROM annotations_comparison WHERE id = %(comparison)s FOR UPDATE",
+    """
 WITH ok AS (
     SELECT 1
       FROM annotations_assignment a, annotations_comparison c
@@ -236,9 +237,10 @@ ins AS (
     INSERT INTO annotations_judgment
            (comparison_id, rater_id, assignment_id, scale, preference, both_bad, left_is_a,
             criteria, flags, rationale, duration_ms, source, created_at)
-    SELECT %(comparison)s, %(rater)s, %(assignment)s, %(scale)s, %(preference)s, %(both_bad)s,
-           %(left_is_a)s, %(criteria)s::jsonb, %(flags)s::jsonb, %(rationale)s,
-           %(duration_ms)s, %(source)s, %(now)s
+    SELECT %(comparison)s::bigint, %(rater)s::bigint, %(assignment)s::bigint,
+           %(scale)s::text, %(preference)s::smallint, %(both_bad)s::boolean,
+           %(left_is_a)s::boolean, %(criteria)s::jsonb, %(flags)s::jsonb, %(rationale)s::text,
+           %(duration_ms)s::integer, %(source)s::text, %(now)s::timestamptz
       FROM ok
         ON CONFLICT (comparison_id, rater_id) DO NOTHING
     RETURNING id),
@@ -248,8 +250,8 @@ closed AS (
 counted AS (
     UPDATE annotations_comparison SET judgment_count = judgment_count + 1
      WHERE id = %(comparison)s AND EXISTS (SELECT 1 FROM ins))
-SELECT id FROM ins
-"""
+SELECT id FROM ins""",
+]
 
 
 def _submit_fast(
@@ -273,7 +275,7 @@ def _submit_fast(
         created_at=now,
     )
     rows = sql_script_run(
-        sql=_SUBMIT_SCRIPT,
+        statements=_SUBMIT_SCRIPT,
         params={
             "assignment": assignment.pk,
             "comparison": assignment.comparison_id,

@@ -12,7 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.api.exports import CanSeeResults, IgnoreFormatParameter, _error_body
+from annotations.api.errors import django_errors, error_response
+from annotations.api.exports import IgnoreFormatParameter
+from annotations.api.permissions import IsResearcherOrAdmin
 from annotations.models import Study
 from annotations.selectors.results import study_results
 
@@ -26,7 +28,7 @@ class StudyResultsView(APIView):
     {"detail", "errors": [{"field", "message"}]}.
     """
 
-    permission_classes = [IsAuthenticated, CanSeeResults]
+    permission_classes = [IsAuthenticated, IsResearcherOrAdmin]
     content_negotiation_class = IgnoreFormatParameter
 
     @extend_schema(
@@ -50,7 +52,7 @@ class StudyResultsView(APIView):
                 seed=params.get("seed") or 0,
             )
         except ValidationError as exc:
-            return Response(_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+            return error_response(status.HTTP_400_BAD_REQUEST, django_errors(exc))
         response = Response(results)
         response["Cache-Control"] = "private, no-cache"
         return response

@@ -16,7 +16,12 @@ from annotations.api.errors import django_errors, error_response
 from annotations.api.exports import IgnoreFormatParameter
 from annotations.api.permissions import IsResearcherOrAdmin
 from annotations.models import Study
-from annotations.selectors.results import study_results
+from annotations.selectors.results import (
+    MAX_RESAMPLES,
+    METHODS,
+    MIN_RESAMPLES,
+    study_results,
+)
 
 
 class StudyResultsView(APIView):
@@ -37,6 +42,19 @@ class StudyResultsView(APIView):
             OpenApiParameter("method", str, enum=["bootstrap", "wilson", "cluster"]),
             OpenApiParameter("resamples", int, description="100-10000"),
             OpenApiParameter("seed", int),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("baseline", str, description="model name; default the study's"),
+            OpenApiParameter("method", str, enum=list(METHODS), description="CI method"),
+            OpenApiParameter(
+                "resamples",
+                int,
+                description=f"bootstrap resamples, {MIN_RESAMPLES}-{MAX_RESAMPLES}",
+            ),
+            OpenApiParameter("seed", int, description="bootstrap seed"),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )

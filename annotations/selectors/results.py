@@ -269,24 +269,29 @@ def results_options_validate(
 
 
 def study_results_version(*, study: Study) -> str:
-    """A fingerprint of what the results depend on: judgments (count, latest id and time) and
-    the generators (names, families, sizes). It changes when a judgment arrives."""
+    """A fingerprint of what the results depend on: judgments and comparisons, and the
+    generators (names, families, sizes). It changes when a judgment arrives.
+
+    Judgments are counted through Comparison.judgment_count, which every writer keeps in step in
+    the judgment's own transaction: summing it is an index-only scan of comparison_need, where
+    counting the judgments themselves took ~0.5 s at a million. The comparisons' count and
+    largest id catch the rare deletion that leaves the sum unchanged.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*), coalesce(max(j.id), 0), max(j.created_at) "
-            "FROM annotations_judgment j JOIN annotations_comparison c ON c.id = j.comparison_id "
-            "WHERE c.study_id = %s",
+            "SELECT coalesce(sum(judgment_count), 0), count(*), coalesce(max(id), 0) "
+            "FROM annotations_comparison WHERE study_id = %s",
             [study.pk],
         )
-        count, latest_id, latest_at = cursor.fetchone()
+        count, n_comparisons, last_comparison = cursor.fetchone()
         cursor.execute(
             "SELECT id, name, family, size FROM annotations_generator WHERE study_id = %s "
             "ORDER BY id",
             [study.pk],
         )
         generators = cursor.fetchall()
-    digest = hashlib.sha256(repr((count, latest_id, latest_at, generators)).encode())
-    return f"{count}-{latest_id}-{digest.hexdigest()[:16]}"
+    digest = hashlib.sha256(repr((count, n_comparisons, last_comparison, generators)).encode())
+    return f"{count}-{digest.hexdigest()[:16]}"
 
 
 def _cache_key(study: Study, version: str, options: ResultsOptions) -> str:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import io
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+# matplotlib is imported where a figure is drawn, not here: this module is reachable from the
+# app's start-up (the export registry), and every management command would pay its import.
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FIGURE_FORMATS: dict[str, str] = {
     "svg": "image/svg+xml",
@@ -65,6 +63,8 @@ def _errors(rows: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
 
 
 def _size_axis(fig: Figure, rows: list[dict[str, Any]], baseline: str) -> None:
+    from matplotlib.ticker import FuncFormatter, PercentFormatter
+
     ax = fig.add_subplot(1, 1, 1)
     families: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -97,6 +97,8 @@ def _size_axis(fig: Figure, rows: list[dict[str, Any]], baseline: str) -> None:
 
 
 def _ranked(fig: Figure, rows: list[dict[str, Any]], baseline: str) -> None:
+    from matplotlib.ticker import PercentFormatter
+
     ax = fig.add_subplot(1, 1, 1)
     ordered = sorted(rows, key=lambda r: (r["win_rate"], r["name"]))
     low, high = _errors(ordered)
@@ -132,6 +134,8 @@ def results_figure_render(*, results: dict[str, Any], fmt: str) -> bytes:
     sized = [r for r in rows if r.get("size")]
     use_sizes = bool(rows) and len(sized) == len(rows)
     height = 4.2 if use_sizes or not rows else max(3.0, 1.1 + 0.2 * len(rows))
+    from matplotlib.figure import Figure  # Agg/SVG/PDF canvases: no pyplot, no GUI backend
+
     fig = Figure(figsize=(_WIDTH_IN, height), layout="constrained")
     if not rows:
         ax = fig.add_subplot(1, 1, 1)

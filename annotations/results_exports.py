@@ -21,7 +21,6 @@ from annotations.exports import Export, ExportFormat, export_format_register
 from annotations.figures import FIGURE_FORMATS, results_figure_render
 from annotations.models import Study
 from annotations.selectors.judgments import JudgmentFilter
-from annotations.selectors.results import study_results
 
 WIN_RATE_COLUMNS = (
     "generator",
@@ -94,6 +93,10 @@ def _open(kind: str) -> Any:
         *, study: Study, filters: JudgmentFilter, export_format: ExportFormat
     ) -> Export:
         _refuse_filters(filters)
+        # Imported here: the statistics stack (scipy) loads only when results are asked for,
+        # not at the start of every management command that registers the formats.
+        from annotations.selectors.results import study_results
+
         results = study_results(study=study)
         if kind == "csv":
             data = results_csv(results=results).encode()

@@ -8,7 +8,7 @@ comparisons (both must be 0), and the CPU seconds that the load generator, gunic
 PostgreSQL backends used in the measured window.
 
     python bench/rating_bench.py [--raters 50] [--seconds 30] [--workers 3] [--threads 1]
-        [--client raw|httpx] [--commit-delay MICROSECONDS]
+        [--client raw|httpx] [--commit-delay MICROSECONDS] [--rate JUDGMENTS_PER_S]
 
 Without DATABASE_URL the project's embedded PostgreSQL is used (a database named bench_rating
 is created on it and dropped afterwards unless --keep).
@@ -312,6 +312,7 @@ async def drive(
     progress: bool,
     client_kind: str = "raw",
     watch: Any = None,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
     import json
 
@@ -343,7 +344,14 @@ async def drive(
     async def rater(token: str, client: Any) -> None:
         headers = {"Authorization": f"Token {token}"}
         rng = random.Random(token)
+        # With a target rate each rater starts a next -> submit cycle every len(tokens) / rate
+        # seconds on average (exponential gaps, as independent people would), so latency is
+        # measured at that load instead of at whatever a closed loop saturates to.
+        due = time.perf_counter() + (rng.random() * len(tokens) / rate if rate else 0.0)
         while time.perf_counter() < stop_at:
+            if rate:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                due = max(due, time.perf_counter() - 1.0) + rng.expovariate(rate / len(tokens))
             t0 = time.perf_counter()
             code, content = await client.post(
                 f"/api/studies/{SLUG}/assignments/next{query}", headers
@@ -461,6 +469,12 @@ def main() -> None:
     )
     parser.add_argument("--client", choices=["raw", "httpx"], default="raw")
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="target judgments/s for all raters together (open loop); 0: as fast as possible",
+    )
+    parser.add_argument(
         "--commit-delay",
         type=int,
         default=0,
@@ -558,6 +572,7 @@ def main() -> None:
                 args.warmup,
                 args.progress,
                 client_kind=args.client,
+                rate=args.rate,
                 watch=watch,
             )
         )
@@ -580,7 +595,8 @@ def main() -> None:
         f"config: {args.raters} raters, {args.comparisons} comparisons, overlap {args.overlap}, "
         f"gunicorn {args.workers} workers x {args.threads} threads, progress={args.progress}, "
         f"{args.seconds:.0f} s measured after {args.warmup:.0f} s warm-up, client {args.client}, "
-        f"commit_delay {args.commit_delay} us"
+        f"commit_delay {args.commit_delay} us, "
+        + (f"target rate {args.rate:.0f} judgments/s" if args.rate else "closed loop")
     )
     print(f"load average before: {load_before}; after: {load_after}")
     cpu = result["cpu"]

@@ -42,6 +42,7 @@ from annotations.models import Study
 from annotations.selectors.judgments import (
     FORMULA_PREFIXES,
     JudgmentFilter,
+    RaterPseudonyms,
     Votes,
     comparison_vote_patterns,
     comparison_vote_rows_stream,
@@ -129,6 +130,7 @@ def _judgments_csv_chunks(*, study: Study, filters: JudgmentFilter) -> Iterator[
     size = len(pending[0])
     slug = _csv_text(study.slug)
     quote, text = _csv_quote, _csv_text
+    raters = RaterPseudonyms(study_id=study.pk)
     for context, judgments in judgment_groups_stream(
         study=study, filters=filters, with_messages=False
     ):
@@ -159,7 +161,7 @@ def _judgments_csv_chunks(*, study: Study, filters: JudgmentFilter) -> Iterator[
             criteria,
             flags,
             rationale,
-            rater,
+            rater_id,
             duration_ms,
             created_at,
             source,
@@ -167,7 +169,7 @@ def _judgments_csv_chunks(*, study: Study, filters: JudgmentFilter) -> Iterator[
             line = (
                 f"{head},{preference},{strength},{outcome},{both_bad},{winners[outcome]},"
                 f"{shown[left_is_a]},{quote(criteria)},{quote(flags)},"
-                f"{text(rationale) if rationale else ''},{rater},"
+                f"{text(rationale) if rationale else ''},{raters[rater_id]},"
                 f"{'' if duration_ms is None else duration_ms},{created_at},{source}\r\n"
             )
             pending.append(line)
@@ -188,6 +190,7 @@ def _judgments_jsonl_chunks(*, study: Study, filters: JudgmentFilter) -> Iterato
     Fragment = orjson.Fragment
     pending: list[bytes] = []
     size = 0
+    raters = RaterPseudonyms(study_id=study.pk)
     for context, judgments in judgment_groups_stream(
         study=study, filters=filters, with_messages=True
     ):
@@ -220,7 +223,7 @@ def _judgments_jsonl_chunks(*, study: Study, filters: JudgmentFilter) -> Iterato
             criteria,
             flags,
             rationale,
-            rater,
+            rater_id,
             duration_ms,
             created_at,
             source,
@@ -238,7 +241,7 @@ def _judgments_jsonl_chunks(*, study: Study, filters: JudgmentFilter) -> Iterato
                     "criteria": Fragment(criteria),
                     "flags": Fragment(flags),
                     "rationale": rationale,
-                    "rater": rater,
+                    "rater": raters[rater_id],
                     "duration_ms": duration_ms,
                     "created_at": created_at,
                     "source": source,

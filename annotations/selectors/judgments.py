@@ -47,11 +47,22 @@ def rater_pseudonym(*, study_id: int, user_id: int) -> str:
 
 
 def study_rater_ids(*, study: Study) -> list[int]:
-    """Ids of every user who has judged in the study."""
+    """Ids of every user who has judged in the study.
+
+    Raters are few and judgments many: the distinct raters of the whole table come from a
+    skip scan of the (rater_id, created_at) index, one probe per rater, and each is then
+    checked for a judgment in this study, instead of reading all of the study's judgments.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT DISTINCT j.rater_id FROM annotations_judgment j "
-            "JOIN annotations_comparison c ON c.id = j.comparison_id WHERE c.study_id = %s",
+            "WITH RECURSIVE r(id) AS ("
+            " (SELECT rater_id FROM annotations_judgment ORDER BY rater_id LIMIT 1)"
+            " UNION ALL"
+            " SELECT (SELECT j.rater_id FROM annotations_judgment j WHERE j.rater_id > r.id"
+            " ORDER BY j.rater_id LIMIT 1) FROM r WHERE r.id IS NOT NULL)"
+            " SELECT r.id FROM r WHERE r.id IS NOT NULL AND EXISTS (SELECT 1"
+            " FROM annotations_judgment j JOIN annotations_comparison c ON c.id = j.comparison_id"
+            " WHERE j.rater_id = r.id AND c.study_id = %s)",
             [study.pk],
         )
         return [row[0] for row in cursor.fetchall()]
@@ -62,6 +73,19 @@ def study_rater_pseudonyms(*, study: Study) -> dict[int, str]:
     return {
         uid: rater_pseudonym(study_id=study.pk, user_id=uid) for uid in study_rater_ids(study=study)
     }
+
+
+class RaterPseudonyms(dict):
+    """user id -> pseudonymous rater id of one study, each computed the first time it is asked
+    for: exports need no pass over the study's judgments before the first byte."""
+
+    def __init__(self, *, study_id: int) -> None:
+        super().__init__()
+        self.study_id = study_id
+
+    def __missing__(self, user_id: int) -> str:
+        pseudonym = self[user_id] = rater_pseudonym(study_id=self.study_id, user_id=user_id)
+        return pseudonym
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,7 +403,7 @@ JUDGMENT_FIELDS: tuple[str, ...] = (
     "criteria",
     "flags",
     "rationale",
-    "rater",
+    "rater_id",
     "duration_ms",
     "created_at",
     "source",
@@ -399,7 +423,8 @@ def judgment_groups_stream(
 
     context follows CONTEXT_FIELDS (without "messages" unless with_messages; messages is JSON
     text or None); each judgment follows JUDGMENT_FIELDS: preference/strength ints, outcome
-    "a"/"b"/"tie", bools, criteria and flags as JSON text, rater the pseudonymous id,
+    "a"/"b"/"tie", bools, criteria and flags as JSON text, rater_id the user id (exports show
+    it as RaterPseudonyms(study_id=...)[rater_id], never as is),
     duration_ms int or None, created_at ISO 8601 UTC text ("2024-05-31T12:00:00.000000Z").
 
     Two server-side cursors run side by side, both in comparison order: one over the
@@ -407,9 +432,7 @@ def judgment_groups_stream(
     judgment rows. Sending each output once instead of once per judgment, and letting writers
     render the context once per comparison, is what makes large exports fast.
     """
-    pseudonyms = study_rater_pseudonyms(study=study)
     where, params = _where(study=study, filters=filters)
-    params.update(pseudonym_ids=list(pseudonyms), pseudonym_values=list(pseudonyms.values()))
     context_sql = (
         "SELECT c.id, p.key, p.text, "
         + ("p.messages::text, " if with_messages else "")
@@ -428,15 +451,10 @@ def judgment_groups_stream(
     judgment_sql = (
         "SELECT j.comparison_id, j.preference, abs(j.preference),"
         " CASE WHEN j.preference > 0 THEN 'a' WHEN j.preference < 0 THEN 'b' ELSE 'tie' END,"
-        " j.both_bad, j.left_is_a, j.criteria::text, j.flags::text, j.rationale, r.pseudonym,"
+        " j.both_bad, j.left_is_a, j.criteria::text, j.flags::text, j.rationale, j.rater_id,"
         " j.duration_ms,"
         " to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-        " j.source"
-        + _judgment_joins(filters)
-        + "JOIN unnest(%(pseudonym_ids)s::bigint[], %(pseudonym_values)s::text[])"
-        " AS r(id, pseudonym) ON r.id = j.rater_id "
-        + where
-        + " ORDER BY j.comparison_id, j.rater_id"
+        " j.source" + _judgment_joins(filters) + where + " ORDER BY j.comparison_id, j.rater_id"
     )
     with transaction.atomic():
         context_batches = _cursor_batches(context_sql, params, fetch_rows=max(fetch_rows // 4, 1))
@@ -476,13 +494,15 @@ def judgment_rows_stream(
     fetch_rows: int = FETCH_ROWS,
 ) -> Iterator[list[tuple]]:
     """Yield batches of flat judgment rows (tuples in judgment_columns() order), ordered by
-    comparison then rater; values as in judgment_groups_stream, plus winner_generator (a
+    comparison then rater; values as in judgment_groups_stream (rater the pseudonymous id),
+    plus winner_generator (a
     name or ""), left_generator and right_generator.
 
     spreadsheet_safe prefixes a single quote to free-text values that begin with = + - @ tab or
     carriage return, so spreadsheets show them as text instead of running them as formulas.
     """
     clean = _guard if spreadsheet_safe else str
+    pseudonyms = RaterPseudonyms(study_id=study.pk)
     slug = clean(study.slug)
     rows: list[tuple] = []
     for context, judgments in judgment_groups_stream(
@@ -502,7 +522,7 @@ def judgment_rows_stream(
             criteria,
             flags,
             rationale,
-            rater,
+            rater_id,
             duration_ms,
             created_at,
             source,
@@ -520,7 +540,7 @@ def judgment_rows_stream(
                     criteria,
                     flags,
                     clean(rationale),
-                    rater,
+                    pseudonyms[rater_id],
                     duration_ms,
                     created_at,
                     source,

@@ -197,6 +197,25 @@ def _py(value: object) -> Hashable:
     return value.item() if isinstance(value, np.generic) else value  # type: ignore[return-value]
 
 
+def _dense_codes(
+    values: npt.NDArray[np.generic],
+) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.intp]]:
+    """np.unique(values, return_inverse=True), by counting when integer values span a range
+    not much wider than their number (database ids, codes): no sort of every value."""
+    v = np.asarray(values).ravel()
+    if v.dtype.kind in "iu" and len(v):
+        low, high = int(v.min()), int(v.max())
+        span = high - low + 1
+        if span <= 4 * len(v) + 1024 and -(2**62) < low and high < 2**62:
+            offset = v.astype(np.int64) - low
+            present = np.zeros(span, dtype=bool)
+            present[offset] = True
+            rank = np.cumsum(present, dtype=np.intp) - 1
+            labels = (np.flatnonzero(present) + low).astype(v.dtype)
+            return labels, rank[offset]
+    return np.unique(v, return_inverse=True)
+
+
 def _label_entropy(seed: int, label: Hashable) -> list[int]:
     # Python's hash() of str is salted per process; crc32 keeps each group's stream stable
     # across runs and independent of which other groups exist.
@@ -810,21 +829,22 @@ def agreement_measure(
     lab = np.asarray(labels).ravel()
     if not len(it) == len(ra) == len(lab):
         raise ValueError("items, raters and labels must have the same length")
-    _, item_code = np.unique(it, return_inverse=True)
-    rater_labels, rater_code = np.unique(ra, return_inverse=True)
+    _, item_code = _dense_codes(it)
+    rater_labels, rater_code = _dense_codes(ra)
+    # One sort by (item, rater) finds duplicate ratings and lines up each item's ratings.
     key = item_code.astype(np.int64) * len(rater_labels) + rater_code
-    uniq_keys, key_counts = np.unique(key, return_counts=True)
-    if np.any(key_counts > 1):
-        dup = int(uniq_keys[np.argmax(key_counts > 1)])
+    order = np.argsort(key)
+    key = key[order]
+    repeated = key[1:] == key[:-1]
+    if repeated.any():
+        dup = int(key[int(np.argmax(repeated))])
         raise ValueError(
             f"rater {rater_labels[dup % len(rater_labels)]!r} judged an item more than once"
         )
-
+    item_code, rater_code, lab = item_code[order], rater_code[order], lab[order]
     per_item = np.bincount(item_code)
     keep = per_item[item_code] >= 2
     item_code, rater_code, lab = item_code[keep], rater_code[keep], lab[keep]
-    order = np.lexsort((rater_code, item_code))
-    item_code, rater_code, lab = item_code[order], rater_code[order], lab[order]
     n_ratings = len(lab)
 
     # All within-item pairs of ratings: positions (k, k + d) inside one run of equal items.
@@ -845,12 +865,12 @@ def agreement_measure(
     pairwise = float(equal.mean()) if len(equal) else math.nan
     pairwise_nt = float(equal[no_tie].mean()) if no_tie.any() else math.nan
 
-    categories, cat_code = np.unique(lab, return_inverse=True)
+    categories, cat_code = _dense_codes(lab)
     n_cat = len(categories)
     # Cohen's kappa per rater pair: one confusion table per (rater_a, rater_b), a < b by order.
     n_raters = len(rater_labels)
     pair_key = rater_code[left].astype(np.int64) * n_raters + rater_code[right]
-    pairs, pair_code = np.unique(pair_key, return_inverse=True)
+    pairs, pair_code = _dense_codes(pair_key)
     tables = np.bincount(
         (pair_code * n_cat + cat_code[left]) * n_cat + cat_code[right],
         minlength=len(pairs) * n_cat * n_cat,
@@ -859,21 +879,32 @@ def agreement_measure(
     chosen = overlap >= max(min_overlap, 1)
     kappas = _kappa_from_tables(tables[chosen]) if chosen.any() else np.zeros(0)
     agree = np.trace(tables[chosen], axis1=1, axis2=2) / np.maximum(overlap[chosen], 1)
+    # Plain Python values first: building thousands of pairs from numpy scalars is slow.
+    rater_values = rater_labels.tolist()
     by_pair = tuple(
         RaterPairKappa(
-            rater_a=_py(rater_labels[p // n_raters]),
-            rater_b=_py(rater_labels[p % n_raters]),
-            n_items=int(n),
-            agreement=float(ag),
-            kappa=float(kap),
+            rater_a=rater_values[p // n_raters],
+            rater_b=rater_values[p % n_raters],
+            n_items=n,
+            agreement=ag,
+            kappa=kap,
         )
-        for p, n, ag, kap in zip(pairs[chosen], overlap[chosen], agree, kappas, strict=True)
+        for p, n, ag, kap in zip(
+            pairs[chosen].tolist(),
+            overlap[chosen].tolist(),
+            agree.astype(np.float64).tolist(),
+            kappas.astype(np.float64).tolist(),
+            strict=True,
+        )
     )
     finite = kappas[np.isfinite(kappas)]
     mean_kappa = float(finite.mean()) if len(finite) else math.nan
 
-    _, item_dense = np.unique(item_code, return_inverse=True)
-    n_items = int(item_dense.max()) + 1 if n_ratings else 0
+    # item_code is sorted here, so each new value starts the next dense item.
+    item_dense = (
+        np.cumsum(np.diff(item_code, prepend=item_code[:1]) != 0) if n_ratings else item_code
+    )
+    n_items = int(item_dense[-1]) + 1 if n_ratings else 0
     value_counts = np.bincount(item_dense * n_cat + cat_code, minlength=n_items * n_cat).reshape(
         n_items, n_cat
     )

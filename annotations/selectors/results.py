@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import psycopg
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations import stats
-from annotations.models import Criterion, Flag, Generator, Study
+from annotations.models import Criterion, Flag, Generator, Study, User
 from annotations.selectors.judgments import rater_pseudonym
 
 METHODS: dict[str, str] = {
@@ -44,20 +45,20 @@ RESULTS_VERSION = 1
 
 # Judgment records as the server packs them (big-endian: the *send functions are PostgreSQL's
 # binary wire encodings); outputs and prompts are mapped to generators and categories in numpy.
-_JUDGMENT_RECORD = np.dtype(
-    [
-        ("id", ">i8"),
-        ("comparison", ">i8"),
-        ("output_a", ">i8"),
-        ("output_b", ">i8"),
-        ("prompt", ">i8"),
-        ("rater", ">i8"),
-        ("preference", ">i2"),
-        ("both_bad", "?"),
-        ("left_is_a", "?"),
-        ("duration_ms", ">i8"),
-    ]
-)
+# While every id fits in 32 bits (checked before each read) the narrow record is used: it is
+# half the bytes to pack, send and parse; the wide one keeps bigger ids exact.
+_ID_FIELDS = ("id", "comparison", "output_a", "output_b", "prompt", "rater")
+
+
+def _judgment_record(id_type: str) -> np.dtype:
+    return np.dtype(
+        [(name, id_type) for name in _ID_FIELDS]
+        + [("preference", ">i2"), ("both_bad", "?"), ("left_is_a", "?"), ("duration_ms", ">i4")]
+    )
+
+
+_NARROW_RECORD = _judgment_record(">i4")
+_WIDE_RECORD = _judgment_record(">i8")
 _PAIR_RECORD = np.dtype([("key", ">i8"), ("value", ">i8")])
 
 # Each query returns one bytea of fixed-width records, so numpy reads a whole study with one
@@ -67,14 +68,25 @@ _PAIR_RECORD = np.dtype([("key", ">i8"), ("value", ">i8")])
 # the wide output table twice per judgment costs the server far more than one narrow scan.
 _JUDGMENTS_SQL = """
 SELECT string_agg(
-    int8send(j.id) || int8send(c.id) || int8send(c.output_a_id) || int8send(c.output_b_id)
-    || int8send(c.prompt_id) || int8send(j.rater_id) || int2send(j.preference)
-    || boolsend(j.both_bad) || boolsend(j.left_is_a) || int8send(coalesce(j.duration_ms, -1)),
+    {send}(j.id{cast}) || {send}(c.id{cast}) || {send}(c.output_a_id{cast})
+    || {send}(c.output_b_id{cast}) || {send}(c.prompt_id{cast}) || {send}(j.rater_id{cast})
+    || int2send(j.preference) || boolsend(j.both_bad) || boolsend(j.left_is_a)
+    || int4send(coalesce(j.duration_ms, -1)),
     ''::bytea
 )
 FROM annotations_judgment j
 JOIN annotations_comparison c ON c.id = j.comparison_id
 WHERE c.study_id = %(study)s
+"""
+_NARROW_SQL = _JUDGMENTS_SQL.format(send="int4send", cast="::int4")
+_WIDE_SQL = _JUDGMENTS_SQL.format(send="int8send", cast="")
+# Largest ids of the tables whose ids a judgment record carries: index-only lookups.
+_MAX_IDS_SQL = """
+SELECT greatest(
+    (SELECT max(id) FROM annotations_judgment), (SELECT max(id) FROM annotations_comparison),
+    (SELECT max(id) FROM annotations_output), (SELECT max(id) FROM annotations_prompt),
+    (SELECT max(id) FROM {users})
+)
 """
 _OUTPUTS_SQL = """
 SELECT string_agg(int8send(id) || int8send(generator_id), ''::bytea)
@@ -114,7 +126,9 @@ class JudgmentArrays:
 
 
 def _records(cursor: Any, sql: str, study: Study, dtype: np.dtype) -> npt.NDArray[np.void]:
-    cursor.execute(sql, {"study": study.pk})
+    # Binary results: a text bytea would arrive hex-encoded, twice the bytes to make, send and
+    # decode.
+    cursor.execute(sql, {"study": study.pk}, binary=True)
     packed = cursor.fetchone()[0]
     return np.frombuffer(packed or b"", dtype=dtype)
 
@@ -140,7 +154,12 @@ def study_judgment_arrays(*, study: Study) -> JudgmentArrays:
     no Python object per row)."""
     # A hash join of the study's comparisons fits in memory with a little more than the
     # default work_mem; SET LOCAL ends with this transaction.
-    with transaction.atomic(), connection.cursor() as cursor:
+    with (
+        transaction.atomic(),
+        connection.cursor() as django_cursor,
+        # Django's cursor binds parameters on the client, which cannot ask for binary results.
+        psycopg.Cursor(django_cursor.connection) as cursor,
+    ):
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(
             "SELECT DISTINCT category FROM annotations_prompt WHERE study_id = %s "
@@ -148,28 +167,37 @@ def study_judgment_arrays(*, study: Study) -> JudgmentArrays:
             [study.pk],
         )
         categories = tuple(row[0] for row in cursor.fetchall())
-        rows = _records(cursor, _JUDGMENTS_SQL, study, _JUDGMENT_RECORD)
+        cursor.execute(_MAX_IDS_SQL.format(users=connection.ops.quote_name(User._meta.db_table)))
+        narrow = (cursor.fetchone()[0] or 0) < 2**31
+        rows = _records(
+            cursor,
+            _NARROW_SQL if narrow else _WIDE_SQL,
+            study,
+            _NARROW_RECORD if narrow else _WIDE_RECORD,
+        )
         outputs = _records(cursor, _OUTPUTS_SQL, study, _PAIR_RECORD)
         prompts = _records(cursor, _PROMPTS_SQL, study, _PAIR_RECORD)
-    order = np.argsort(rows["id"], kind="stable")
-    rows = rows[order]
-    prompt = rows["prompt"].astype(np.int64)
-    generator_a, generator_b = _lookup(
-        outputs, rows["output_a"].astype(np.int64), rows["output_b"].astype(np.int64)
-    )
+    # Sort native copies of the columns: fields of big-endian records sort and gather slowly.
+    ids = rows["id"].astype(np.int64)
+    order = np.argsort(ids)
+    column: dict[str, npt.NDArray[Any]] = {
+        name: rows[name].astype(np.int64)[order] for name in _ID_FIELDS[1:]
+    }
+    prompt = column["prompt"]
+    generator_a, generator_b = _lookup(outputs, column["output_a"], column["output_b"])
     (category,) = _lookup(prompts, prompt)
     return JudgmentArrays(
-        id=rows["id"].astype(np.int64),
-        comparison=rows["comparison"].astype(np.int64),
+        id=ids[order],
+        comparison=column["comparison"],
         generator_a=generator_a,
         generator_b=generator_b,
         prompt=prompt,
-        rater=rows["rater"].astype(np.int64),
+        rater=column["rater"],
         category=category.astype(np.int32),
-        preference=rows["preference"].astype(np.int16),
-        both_bad=rows["both_bad"].astype(bool),
-        left_is_a=rows["left_is_a"].astype(bool),
-        duration_ms=rows["duration_ms"].astype(np.int64),
+        preference=rows["preference"].astype(np.int16)[order],
+        both_bad=rows["both_bad"].astype(bool)[order],
+        left_is_a=rows["left_is_a"].astype(bool)[order],
+        duration_ms=rows["duration_ms"].astype(np.int64)[order],
         categories=categories,
     )
 

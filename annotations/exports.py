@@ -47,6 +47,7 @@ from annotations.selectors.judgments import (
     comparison_vote_patterns,
     comparison_vote_rows_stream,
     judgment_columns,
+    judgment_csv_groups_stream,
     judgment_groups_stream,
     study_has_chat_prompts,
 )
@@ -129,14 +130,13 @@ def _judgments_csv_chunks(*, study: Study, filters: JudgmentFilter) -> Iterator[
     pending = [",".join(judgment_columns(with_messages=False)) + "\r\n"]
     size = len(pending[0])
     slug = _csv_text(study.slug)
-    quote, text = _csv_quote, _csv_text
+    text = _csv_text
     raters = RaterPseudonyms(study_id=study.pk)
-    for context, judgments in judgment_groups_stream(
-        study=study, filters=filters, with_messages=False
-    ):
+    # The database renders each judgment's own fields (judgment_csv_groups_stream); what
+    # depends on the comparison is rendered here once per comparison.
+    for context, judgments in judgment_csv_groups_stream(study=study, filters=filters):
         _, key, prompt, category, generator_a, generator_b, output_a, output_b = context
         name_a, name_b = text(generator_a), text(generator_b)
-        # Everything that depends only on the comparison is rendered once.
         head = ",".join(
             (
                 slug,
@@ -149,29 +149,17 @@ def _judgments_csv_chunks(*, study: Study, filters: JudgmentFilter) -> Iterator[
                 text(output_b),
             )
         )
-        winners = {"a": name_a, "b": name_b, "tie": ""}
-        shown = {True: f"True,{name_a},{name_b}", False: f"False,{name_b},{name_a}"}
-        for (
-            _,
-            preference,
-            strength,
-            outcome,
-            both_bad,
-            left_is_a,
-            criteria,
-            flags,
-            rationale,
-            rater_id,
-            duration_ms,
-            created_at,
-            source,
-        ) in judgments:
-            line = (
-                f"{head},{preference},{strength},{outcome},{both_bad},{winners[outcome]},"
-                f"{shown[left_is_a]},{quote(criteria)},{quote(flags)},"
-                f"{text(rationale) if rationale else ''},{raters[rater_id]},"
-                f"{'' if duration_ms is None else duration_ms},{created_at},{source}\r\n"
-            )
+        # "winner,left_is_a,left,right," by 2 * (sign(preference) + 1) + left_is_a.
+        shown = (
+            f"{name_b},False,{name_b},{name_a},",
+            f"{name_b},True,{name_a},{name_b},",
+            f",False,{name_b},{name_a},",
+            f",True,{name_a},{name_b},",
+            f"{name_a},False,{name_b},{name_a},",
+            f"{name_a},True,{name_a},{name_b},",
+        )
+        for _, order, rater_id, pre, post, tail in judgments:
+            line = f"{head},{pre}{shown[order]}{post}{raters[rater_id]}{tail}"
             pending.append(line)
             size += len(line)
         if size >= CHUNK_BYTES:

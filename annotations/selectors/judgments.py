@@ -11,7 +11,9 @@ import hashlib
 import hmac
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -308,20 +310,68 @@ def _where(*, study: Study, filters: JudgmentFilter) -> tuple[str, dict[str, obj
 
 
 def _cursor_batches(
-    sql: str, params: dict[str, object], *, fetch_rows: int
+    sql: str, params: dict[str, object], *, fetch_rows: int, prefetch: bool = False
 ) -> Iterator[list[tuple]]:
     """Run `sql` through a server-side cursor and yield its rows in batches.
 
     Must run inside a transaction: the cursor then needs no WITH HOLD copy of the whole
-    result, and closing the generator early frees it.
+    result, and closing the generator early frees it. With `prefetch`, the next batch is
+    fetched on a thread while the caller works on this one (see _prefetch).
     """
     connection.ensure_connection()
     name = f"export_{next(_cursor_names)}"
     with connection.connection.cursor(name=name) as cursor:
         cursor.itersize = fetch_rows
         cursor.execute(sql, params)
-        while batch := cursor.fetchmany(fetch_rows):
-            yield batch
+        if prefetch:
+            yield from _prefetch(lambda: cursor.fetchmany(fetch_rows))
+        else:
+            while batch := cursor.fetchmany(fetch_rows):
+                yield batch
+
+
+_END = object()
+
+
+def _prefetch(fetch: Callable[[], list[tuple]]) -> Iterator[list[tuple]]:
+    """Yield fetch() results until one is empty, calling it on a thread up to two batches ahead.
+
+    PostgreSQL producing rows and Python formatting them then overlap instead of taking turns
+    (psycopg releases the GIL while it waits for the server, and its connection lock keeps a
+    second cursor on the same connection safe). The thread stops, and is joined, before this
+    generator ends however it ends, so the caller may close the cursor at once.
+    """
+    ready: queue.Queue[object] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            while batch := fetch():
+                if not put(batch):
+                    return
+            put(_END)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(exc)
+
+    thread = threading.Thread(target=run, name="export-prefetch", daemon=True)
+    thread.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _stream(sql: str, params: dict[str, object], *, fetch_rows: int) -> Iterator[list[tuple]]:
@@ -410,6 +460,51 @@ JUDGMENT_FIELDS: tuple[str, ...] = (
 )
 
 
+_CREATED_AT = "to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+_JUDGMENT_SELECT = (
+    "SELECT j.comparison_id, j.preference, abs(j.preference),"
+    " CASE WHEN j.preference > 0 THEN 'a' WHEN j.preference < 0 THEN 'b' ELSE 'tie' END,"
+    " j.both_bad, j.left_is_a, j.criteria::text, j.flags::text, j.rationale, j.rater_id,"
+    f" j.duration_ms, {_CREATED_AT}, j.source"
+)
+
+
+def _sql_csv_quote(value: str) -> str:
+    """SQL for exports._csv_quote of the text expression `value`."""
+    return (
+        f"CASE WHEN {value} ~ E'[\",\\r\\n]' THEN '\"' || replace({value}, '\"', '\"\"') || '\"'"
+        f" ELSE {value} END"
+    )
+
+
+def _sql_literal(char: str) -> str:
+    return "E'" + char.encode("unicode_escape").decode().replace("'", "\\'") + "'"
+
+
+# exports._csv_text of the rationale (empty when there is none), FORMULA_PREFIXES guarded.
+_SQL_RATIONALE = _sql_csv_quote(
+    f"(CASE WHEN left(j.rationale, 1) IN ({', '.join(map(_sql_literal, FORMULA_PREFIXES))})"
+    " THEN chr(39) || j.rationale ELSE coalesce(j.rationale, '') END)"
+)
+
+# Fields of each judgment tuple of judgment_csv_groups_stream, in order.
+CSV_JUDGMENT_FIELDS: tuple[str, ...] = ("comparison_id", "shown", "rater_id", "pre", "post", "tail")
+
+_CSV_JUDGMENT_SELECT = (
+    "SELECT j.comparison_id,"
+    " 2 * (sign(j.preference)::int + 1) + j.left_is_a::int,"
+    " j.rater_id,"
+    " j.preference || ',' || abs(j.preference) || ','"
+    " || CASE WHEN j.preference > 0 THEN 'a' WHEN j.preference < 0 THEN 'b' ELSE 'tie' END"
+    " || CASE WHEN j.both_bad THEN ',True,' ELSE ',False,' END,"
+    f" {_sql_csv_quote('j.criteria::text')} || ',' || {_sql_csv_quote('j.flags::text')}"
+    f" || ',' || {_SQL_RATIONALE} || ',',"
+    f" ',' || coalesce(j.duration_ms::text, '') || ',' || {_CREATED_AT} || ',' || j.source"
+    " || E'\\r\\n'"
+)
+
+
 def judgment_groups_stream(
     *,
     study: Study,
@@ -432,6 +527,45 @@ def judgment_groups_stream(
     judgment rows. Sending each output once instead of once per judgment, and letting writers
     render the context once per comparison, is what makes large exports fast.
     """
+    yield from _groups_stream(
+        study=study,
+        filters=filters,
+        with_messages=with_messages,
+        fetch_rows=fetch_rows,
+        judgment_select=_JUDGMENT_SELECT,
+    )
+
+
+def judgment_csv_groups_stream(
+    *, study: Study, filters: JudgmentFilter, fetch_rows: int = FETCH_ROWS
+) -> Iterator[tuple[tuple, list[tuple]]]:
+    """judgment_groups_stream (without messages) for the judgments CSV, each judgment's part
+    of a line rendered by the database: tuples follow CSV_JUDGMENT_FIELDS.
+
+    `pre` is "preference,strength,outcome,both_bad,", `post` is "criteria,flags,rationale,"
+    (RFC 4180-quoted, the rationale spreadsheet-safe as exports._csv_text makes it) and `tail`
+    is ",duration_ms,created_at,source\r\n". What depends on the comparison's generator names
+    or needs the server's secret goes in between, in Python: the winner and the order shown
+    (by `shown` = 2 * (sign(preference) + 1) + left_is_a, 0..5) and the rater's pseudonym.
+    Three pre-joined text columns cost the server and the client's parser less than ten.
+    """
+    yield from _groups_stream(
+        study=study,
+        filters=filters,
+        with_messages=False,
+        fetch_rows=fetch_rows,
+        judgment_select=_CSV_JUDGMENT_SELECT,
+    )
+
+
+def _groups_stream(
+    *,
+    study: Study,
+    filters: JudgmentFilter,
+    with_messages: bool,
+    fetch_rows: int,
+    judgment_select: str,
+) -> Iterator[tuple[tuple, list[tuple]]]:
     where, params = _where(study=study, filters=filters)
     context_sql = (
         "SELECT c.id, p.key, p.text, "
@@ -449,12 +583,7 @@ def judgment_groups_stream(
         + ") ORDER BY c.id"
     )
     judgment_sql = (
-        "SELECT j.comparison_id, j.preference, abs(j.preference),"
-        " CASE WHEN j.preference > 0 THEN 'a' WHEN j.preference < 0 THEN 'b' ELSE 'tie' END,"
-        " j.both_bad, j.left_is_a, j.criteria::text, j.flags::text, j.rationale, j.rater_id,"
-        " j.duration_ms,"
-        " to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-        " j.source" + _judgment_joins(filters) + where + " ORDER BY j.comparison_id, j.rater_id"
+        judgment_select + _judgment_joins(filters) + where + " ORDER BY j.comparison_id, j.rater_id"
     )
     with transaction.atomic():
         context_batches = _cursor_batches(context_sql, params, fetch_rows=max(fetch_rows // 4, 1))
@@ -463,7 +592,9 @@ def judgment_groups_stream(
             context: tuple | None = None
             group: list[tuple] = []
             current_id: float = -1
-            for batch in _cursor_batches(judgment_sql, params, fetch_rows=fetch_rows):
+            for batch in _cursor_batches(
+                judgment_sql, params, fetch_rows=fetch_rows, prefetch=True
+            ):
                 for row in batch:
                     comparison_id = row[0]
                     if comparison_id != current_id:

@@ -206,7 +206,7 @@ def _dense_codes(
     if v.dtype.kind in "iu" and len(v):
         low, high = int(v.min()), int(v.max())
         span = high - low + 1
-        if span <= 4 * len(v) + 1024 and -(2**62) < low and high < 2**62:
+        if span <= 4 * len(v) + 1024 and low > -(2**62) and high < 2**62:
             offset = v.astype(np.int64) - low
             present = np.zeros(span, dtype=bool)
             present[offset] = True
@@ -398,7 +398,7 @@ def _win_rate(
     mean = float(s.mean())
     ties_dropped = wins / (wins + losses) if wins + losses else math.nan
 
-    _, codes = np.unique(clusters, return_inverse=True)
+    _, codes = _dense_codes(clusters)
     n_clusters = int(codes.max()) + 1
     sums = np.bincount(codes, weights=s, minlength=n_clusters)
     counts = np.bincount(codes, minlength=n_clusters).astype(np.float64)
@@ -522,7 +522,7 @@ def win_rates_by_group(
     s, c, bb = _prepare(scores, clusters, both_bad)
     g = np.asarray(groups).ravel()
     _check_length("groups", g, len(s))
-    labels, codes = np.unique(g, return_inverse=True)
+    labels, codes = _dense_codes(g)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
     out: dict[Hashable, WinRate] = {}
@@ -683,7 +683,7 @@ def bradley_terry_fit(
     pa = np.where(swap, ib, ia)
     pb = np.where(swap, ia, ib)
     sa = np.where(swap, 1.0 - s, s)
-    pair_keys, pair_code = np.unique(pa * g_count + pb, return_inverse=True)
+    pair_keys, pair_code = _dense_codes(pa * g_count + pb)
     pair_a, pair_b = pair_keys // g_count, pair_keys % g_count
     n_pairs = len(pair_keys)
     s_tot = np.bincount(pair_code, weights=sa, minlength=n_pairs)
@@ -701,7 +701,7 @@ def bradley_terry_fit(
     )[0]
     ratings = BASELINE_RATING + ELO_PER_NAT * (theta_hat - theta_hat[base])
 
-    _, cluster_code = np.unique(c, return_inverse=True)
+    _, cluster_code = _dense_codes(c)
     n_clusters = int(cluster_code.max()) + 1 if len(c) else 0
     low = np.full(g_count, math.nan)
     high = np.full(g_count, math.nan)
@@ -962,7 +962,7 @@ def position_bias_test(
     overall = _position_row(None, len(left), int(left.sum()), confidence)
     by_rater: list[PositionBias] = []
     if raters is not None and len(r):
-        labels, codes = np.unique(r, return_inverse=True)
+        labels, codes = _dense_codes(r)
         n = np.bincount(codes, minlength=len(labels))
         k = np.bincount(codes, weights=left, minlength=len(labels))
         by_rater = [

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -611,6 +612,20 @@ def study_results_compute(
     """The results of `study` (no cache): see study_results for the contract."""
     if arrays is None:
         arrays = study_judgment_arrays(study=study)
+    # Agreement, position bias and the raters table touch no database and spend their time in
+    # numpy code that releases the GIL, so a second thread computes them while the win rates
+    # and Bradley-Terry run: the same numbers, with both cores busy.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        side = pool.submit(_agreement_and_raters, study, arrays, options.confidence)
+        return _results_compute(study, options, arrays, side)
+
+
+def _results_compute(
+    study: Study,
+    options: ResultsOptions,
+    arrays: JudgmentArrays,
+    side: Future[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]],
+) -> dict[str, Any]:
     names = _Names(study)
     baseline_code = names.code(options.baseline.pk)
     involved, candidate, candidate_is_a = _vs_baseline(arrays, names, baseline_code)
@@ -700,7 +715,7 @@ def study_results_compute(
             "confidence": fit.confidence,
         }
 
-    agreement, position_bias, raters = _agreement_and_raters(study, arrays, options.confidence)
+    agreement, position_bias, raters = side.result()
     return {
         "study": study.slug,
         "study_name": study.name,

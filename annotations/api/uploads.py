@@ -112,12 +112,9 @@ class UploadView(APIView):
         except LoadError as exc:
             head = exc.render().split("\n", 1)[0]
             errors = [
-                {"line": p.line, "field": p.field or None, "message": p.message}
-                for p in exc.errors
+                {"line": p.line, "field": p.field or None, "message": p.message} for p in exc.errors
             ]
-            return error_response(
-                status.HTTP_400_BAD_REQUEST, errors, detail=head, total=exc.total
-            )
+            return error_response(status.HTTP_400_BAD_REQUEST, errors, detail=head, total=exc.total)
         return Response(_summary_json(summary))
 
 
@@ -149,4 +146,3 @@ class JudgmentUploadView(UploadView):
     )
     def post(self, request: Request, slug: str) -> Response:
         return super().post(request, slug)
-

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,10 +39,12 @@ def pgdata(tmp_path: Path) -> Iterator[Path]:
     data_dir = tmp_path / "pgdata"
     yield data_dir
     if (data_dir / "PG_VERSION").exists():
-        import pgserver
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset, as in CI
+            import pgserver
 
-        # The app leaves the embedded server running on purpose; stop this test's one.
-        pgserver.get_server(data_dir, cleanup_mode="stop").cleanup()
+            # The app leaves the embedded server running on purpose; stop this test's one.
+            pgserver.get_server(data_dir, cleanup_mode="stop").cleanup()
 
 
 SETUP_DJANGO = "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'app.settings'; " + (

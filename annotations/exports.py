@@ -173,19 +173,27 @@ def _json_fragment(text: str | None) -> orjson.Fragment | None:
     return None if text is None else orjson.Fragment(text)
 
 
+def _json_text(value: str) -> str:
+    return orjson.dumps(value).decode()
+
+
 def _judgments_jsonl_chunks(*, study: Study, filters: JudgmentFilter) -> Iterator[bytes]:
-    dumps = orjson.dumps
-    Fragment = orjson.Fragment
-    pending: list[bytes] = []
+    # Lines are assembled from JSON pieces instead of a dict per judgment through orjson:
+    # the comparison's part once per comparison, and of each judgment only the rationale
+    # needs escaping (criteria and flags are the database's JSON text, the rest are numbers
+    # or ASCII without quotes). Same bytes as orjson.dumps of the whole record.
+    pending: list[str] = []
     size = 0
     raters = RaterPseudonyms(study_id=study.pk)
+    sources: dict[str, str] = {}
+    empty = '""'
     for context, judgments in judgment_groups_stream(
         study=study, filters=filters, with_messages=True
     ):
         _, key, prompt, messages, category, generator_a, generator_b, output_a, output_b = context
-        # The comparison's part of every line, rendered once: '{"study":...,"output_b":"...",'
+        # The comparison's part of every line: '{"study":...,"output_b":"...",'
         head = (
-            dumps(
+            orjson.dumps(
                 {
                     "study": study.slug,
                     "prompt_key": key,
@@ -197,10 +205,21 @@ def _judgments_jsonl_chunks(*, study: Study, filters: JudgmentFilter) -> Iterato
                     "output_a": output_a,
                     "output_b": output_b,
                 }
-            )[:-1]
-            + b","
+            )[:-1].decode()
+            + ',"preference":'
         )
-        winners = {"a": generator_a, "b": generator_b, "tie": ""}
+        name_a, name_b = _json_text(generator_a), _json_text(generator_b)
+        winners = {"a": name_a, "b": name_b, "tie": '""'}
+        # '"winner_generator":...,"criteria":' by outcome, then by left_is_a (False, True).
+        shown = {
+            outcome: (
+                f',"winner_generator":{winner},"left_is_a":false,'
+                f'"left_generator":{name_b},"right_generator":{name_a},"criteria":',
+                f',"winner_generator":{winner},"left_is_a":true,'
+                f'"left_generator":{name_a},"right_generator":{name_b},"criteria":',
+            )
+            for outcome, winner in winners.items()
+        }
         for (
             _,
             preference,
@@ -216,33 +235,25 @@ def _judgments_jsonl_chunks(*, study: Study, filters: JudgmentFilter) -> Iterato
             created_at,
             source,
         ) in judgments:
-            tail = dumps(
-                {
-                    "preference": preference,
-                    "strength": strength,
-                    "outcome": outcome,
-                    "both_bad": both_bad,
-                    "winner_generator": winners[outcome],
-                    "left_is_a": left_is_a,
-                    "left_generator": generator_a if left_is_a else generator_b,
-                    "right_generator": generator_b if left_is_a else generator_a,
-                    "criteria": Fragment(criteria),
-                    "flags": Fragment(flags),
-                    "rationale": rationale,
-                    "rater": raters[rater_id],
-                    "duration_ms": duration_ms,
-                    "created_at": created_at,
-                    "source": source,
-                }
+            source_json = sources.get(source)
+            if source_json is None:
+                source_json = sources[source] = _json_text(source)
+            line = (
+                f'{head}{preference},"strength":{strength},"outcome":"{outcome}",'
+                f'"both_bad":{"true" if both_bad else "false"}{shown[outcome][left_is_a]}'
+                f'{criteria},"flags":{flags},'
+                f'"rationale":{_json_text(rationale) if rationale else empty},'
+                f'"rater":"{raters[rater_id]}",'
+                f'"duration_ms":{"null" if duration_ms is None else duration_ms},'
+                f'"created_at":"{created_at}","source":{source_json}}}\n'
             )
-            line = head + tail[1:] + b"\n"
             pending.append(line)
             size += len(line)
         if size >= CHUNK_BYTES:
-            yield b"".join(pending)
+            yield "".join(pending).encode()
             pending, size = [], 0
     if pending:
-        yield b"".join(pending)
+        yield "".join(pending).encode()
 
 
 def _open_judgments_csv(

@@ -1,11 +1,12 @@
-"""The judgments CSV, whose per-judgment fields the database renders, byte for byte against
-an independent rendering of the same rows; rater pseudonyms computed on first sight; early
-closing of a prefetching stream."""
+"""The judgments CSV (whose per-judgment fields the database renders) and JSONL (assembled
+from JSON pieces), byte for byte against an independent rendering of the same rows; rater
+pseudonyms computed on first sight; early closing of a prefetching stream."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 from django.db import connection
 
@@ -50,6 +51,21 @@ def _reference_csv(study, filters: JudgmentFilter) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
+def _reference_jsonl(study, filters: JudgmentFilter) -> bytes:
+    """The JSONL as the contract describes it: one orjson record per row."""
+    columns = judgment_columns(with_messages=True)
+    raw_json = {"messages", "criteria", "flags"}
+    lines = []
+    for batch in judgment_rows_stream(study=study, filters=filters, with_messages=True):
+        for row in batch:
+            record = {
+                name: orjson.Fragment(value) if name in raw_json and value is not None else value
+                for name, value in zip(columns, row, strict=True)
+            }
+            lines.append(orjson.dumps(record) + b"\n")
+    return b"".join(lines)
+
+
 @pytest.fixture
 def varied():
     """Every outcome in both screen orders, hostile text and every formula prefix."""
@@ -65,7 +81,12 @@ def varied():
                 category="-cat",
                 outputs={"cand,1": '=HYPERLINK("x")', "+cand": "-1", BASELINE: "@base\r\n"},
             ),
-            PromptSpec(key="two", text="plain", outputs={"cand,1": "ok", BASELINE: "fine"}),
+            PromptSpec(
+                key="two",
+                text="chat",
+                messages=[{"role": "user", "content": 'hi \\ "there"\u2028'}],
+                outputs={"cand,1": "ok", BASELINE: "fine"},
+            ),
         ],
     )
     users = [rater(f"csv-rater-{i}") for i in range(len(RATIONALES))]
@@ -114,6 +135,16 @@ def test_csv_matches_the_reference_with_filters_too(varied) -> None:
     # One row per rater but the excluded one, each starting with the study's slug.
     assert body.count(b"\r\nexp-csv-bytes,") == len(RATIONALES) - 1
     assert body == _reference_csv(data.study, filters)
+
+
+def test_jsonl_matches_one_orjson_record_per_row_byte_for_byte(varied) -> None:
+    data, _ = varied
+    filters = judgment_filter_build(study=data.study)
+    body = b"".join(
+        export_open(study=data.study, format_name="judgments-jsonl", filters=filters).chunks
+    )
+    assert body.count(b"\n") == 3 * len(RATIONALES)
+    assert body == _reference_jsonl(data.study, filters)
 
 
 def test_study_rater_ids_are_the_raters_of_that_study_only(varied) -> None:

@@ -40,6 +40,9 @@ def _write_atomically(path: Path, chunks: Any) -> int:
 
 
 class Command(BaseCommand):
+    # The system checks import every URL's view, and with them the statistics stack: ~80 MB
+    # and ~1 s before the first byte, for nothing an export uses.
+    requires_system_checks: list[str] = []
     help = (
         "Export a study: judgments (CSV or JSONL, one row per judgment) or majority-vote "
         "training pairs (dpo, hh-rlhf). Writes to stdout unless --output is given; training-pair "

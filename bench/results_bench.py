@@ -14,19 +14,31 @@ set-based SQL, the judgments with COPY from numpy (prompt effects, rater effects
 3. times the results page of the LLMFAO demo study through Django's test client, cold (empty
    cache) and cached, and its SVG figure.
 
+4. with --compare-with REV, times the whole computation of the code at git revision REV
+   (annotations/stats.py and annotations/selectors/results.py as they were there) and of the
+   current code alternately on the same study, and checks that both give identical results:
+   on a shared machine the load changes from minute to minute, so interleaved runs compare
+   fairly where figures from different hours do not.
+
     DJANGO_DEBUG=1 .venv/bin/python bench/results_bench.py [--judgments 1000000]
         [--prompts 100000] [--generators 30] [--naive-resamples 3] [--keep]
+        [--compare-with REV] [--compare-runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -401,6 +413,52 @@ def bench_computation(study: Study, naive_resamples: int) -> None:
     )
 
 
+def _module_at(revision: str, path: str, name: str) -> types.ModuleType:
+    """Load `path` as it was at git `revision` under the module name `name`."""
+    source = subprocess.run(
+        ["git", "show", f"{revision}:{path}"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
+        handle.write(source)
+    spec = importlib.util.spec_from_file_location(name, handle.name)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is made
+    spec.loader.exec_module(module)
+    os.unlink(handle.name)
+    return module
+
+
+def bench_compare(study: Study, revision: str, runs: int) -> None:
+    old_stats = _module_at(revision, "annotations/stats.py", "bench_old_stats")
+    old = _module_at(revision, "annotations/selectors/results.py", "bench_old_results")
+    old.stats = old_stats
+    options = results_options_validate(study=study)
+    print(f"\nwhole computation at {revision} (before) and now (after), alternately:", flush=True)
+    old.study_results_compute(study=study, options=options)  # first-call costs of both
+    study_results_compute(study=study, options=options)
+    before, after = [], []
+    for _ in range(runs):
+        for compute, times in ((old.study_results_compute, before), (study_results_compute, after)):
+            started = time.perf_counter()
+            result = compute(study=study, options=options)
+            times.append(time.perf_counter() - started)
+            result.pop("computed_at")
+            if compute is old.study_results_compute:
+                expected = json.dumps(result, sort_keys=True)
+            else:
+                same = json.dumps(result, sort_keys=True) == expected
+        print(
+            f"  before {before[-1]:.2f} s, after {after[-1]:.2f} s; identical results: {same} "
+            f"(load average {loadavg()})",
+            flush=True,
+        )
+    print(
+        f"  median before {statistics.median(before):.2f} s, after {statistics.median(after):.2f} s"
+        f" ({statistics.median(before) / statistics.median(after):.2f}x)",
+        flush=True,
+    )
+
+
 def bench_page() -> None:
     study = Study.objects.filter(slug="llmfao").first()
     if study is None:
@@ -442,6 +500,8 @@ def main() -> None:
     parser.add_argument("--generators", type=int, default=30)
     parser.add_argument("--naive-resamples", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the study for the next run")
+    parser.add_argument("--compare-with", metavar="REV", help="git revision to compare with")
+    parser.add_argument("--compare-runs", type=int, default=3)
     args = parser.parse_args()
 
     print(f"machine: {machine()}")
@@ -453,6 +513,8 @@ def main() -> None:
         print("set-up: reusing the existing study", flush=True)
     try:
         bench_computation(study, args.naive_resamples)
+        if args.compare_with:
+            bench_compare(study, args.compare_with, args.compare_runs)
         bench_page()
     finally:
         if not args.keep:

@@ -839,7 +839,7 @@ def agreement_measure(
     if repeated.any():
         dup = int(key[int(np.argmax(repeated))])
         raise ValueError(
-            f"rater {rater_labels[dup % len(rater_labels)]!r} judged an item more than once"
+            f"rater {_py(rater_labels[dup % len(rater_labels)])!r} judged an item more than once"
         )
     item_code, rater_code, lab = item_code[order], rater_code[order], lab[order]
     per_item = np.bincount(item_code)

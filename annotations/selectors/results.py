@@ -18,7 +18,7 @@ import math
 from collections.abc import Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,9 +28,14 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotations import stats
 from annotations.models import Criterion, Flag, Generator, Study, User
 from annotations.selectors.judgments import rater_pseudonym
+
+# The statistics stack (scipy) is imported by the functions that compute, not here: the URL
+# configuration imports this module, and a worker that never computes results (exports, rating)
+# should not carry scipy's ~80 MB.
+if TYPE_CHECKING:
+    from annotations import stats
 
 METHODS: dict[str, str] = {
     "bootstrap": "prompt-clustered percentile bootstrap",
@@ -416,6 +421,8 @@ def _criteria_rows(
     candidate_is_a: npt.NDArray[np.bool_],
     options: ResultsOptions,
 ) -> list[dict[str, Any]]:
+    from annotations import stats
+
     if not study.criteria:
         return []
     with connection.cursor() as cursor:
@@ -464,6 +471,8 @@ def _criteria_rows(
 def _flag_rows(
     study: Study, arrays: JudgmentArrays, names: _Names, confidence: float
 ) -> list[dict[str, Any]]:
+    from annotations import stats
+
     if not study.flags or not len(arrays):
         return []
     with connection.cursor() as cursor:
@@ -511,6 +520,8 @@ def _flag_rows(
 def _agreement_and_raters(
     study: Study, arrays: JudgmentArrays, confidence: float
 ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    from annotations import stats
+
     outcome = np.sign(arrays.preference).astype(np.int64)
     pseudonym = {
         int(r): rater_pseudonym(study_id=study.pk, user_id=int(r)) for r in np.unique(arrays.rater)
@@ -626,6 +637,8 @@ def _results_compute(
     arrays: JudgmentArrays,
     side: Future[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]],
 ) -> dict[str, Any]:
+    from annotations import stats
+
     names = _Names(study)
     baseline_code = names.code(options.baseline.pk)
     involved, candidate, candidate_is_a = _vs_baseline(arrays, names, baseline_code)

@@ -103,9 +103,11 @@ class Study(models.Model):
     instructions = models.TextField(blank=True, default="", help_text="Markdown shown to raters.")
     # Nullable only because a study and its baseline generator are created in one transaction.
     # The composite key study_baseline_in_study (migration 0002) checks it in the database.
+    # RESTRICT, not PROTECT: the baseline cannot be deleted on its own, but deleting the whole
+    # study (which cascades to its generators) is allowed.
     baseline = models.ForeignKey(
         "Generator",
-        on_delete=models.PROTECT,
+        on_delete=models.RESTRICT,
         null=True,
         blank=True,
         related_name="+",

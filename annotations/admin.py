@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from annotations.models import Generator, Output, Prompt, Study, User
+from annotations.services.users import user_role_flags_apply
 
 
 @admin.register(User)
@@ -14,6 +15,19 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("role", "is_active")
     fieldsets = (*DjangoUserAdmin.fieldsets, ("Role", {"fields": ("role", "external_id")}))
     add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Role", {"fields": ("role",)}))
+
+    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+        # Imported raters are named "ext:<id>", a name the username rules refuse so that no one
+        # can register it; the form would refuse it too, so it is shown, not edited.
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.external_id:
+            fields += ("username", "external_id")
+        return fields
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        # The role decides the staff flags, as everywhere else (add_user, the API).
+        user_role_flags_apply(user=obj)
+        super().save_model(request, obj, form, change)
 
 
 class GeneratorInline(admin.TabularInline):

@@ -18,6 +18,12 @@ class UserResult:
     token: str
 
 
+def user_role_flags_apply(*, user: User) -> None:
+    """Admins get Django's staff and superuser flags (the admin pages); other roles lose them."""
+    user.is_staff = user.role == Role.ADMIN
+    user.is_superuser = user.role == Role.ADMIN
+
+
 def user_create_or_update(
     *, username: str, role: str, password: str | None = None, email: str = ""
 ) -> UserResult:
@@ -38,15 +44,16 @@ def user_create_or_update(
         if user is None:
             user = User(username=username)
         user.role = role
-        user.is_staff = role == Role.ADMIN
-        user.is_superuser = role == Role.ADMIN
+        user_role_flags_apply(user=user)
         if email:
             user.email = email
         if password:
             user.set_password(password)
         elif created:
             user.set_unusable_password()
-        user.full_clean(exclude=["password"])
+        # An existing name is not checked again: imported raters are named "ext:<id>", which the
+        # username rules refuse on purpose so that no one can register it.
+        user.full_clean(exclude=["password"] if created else ["password", "username"])
         user.save()
         token, _ = Token.objects.get_or_create(user=user)
     return UserResult(user=user, created=created, token=token.key)

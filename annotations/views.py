@@ -4,8 +4,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from annotations.models import Study
 from annotations.rating_selectors import rater_studies
+from annotations.selectors.catalog import study_overview_list
 
 
 @login_required
@@ -14,4 +14,4 @@ def home(request: HttpRequest) -> HttpResponse:
         # Raters see the open studies with their own progress and a link to judge.
         rows = rater_studies(rater=request.user)
         return render(request, "annotations/home.html", {"rater_rows": rows})
-    return render(request, "annotations/home.html", {"studies": Study.objects.all()})
+    return render(request, "annotations/home.html", {"studies": study_overview_list()})

@@ -311,7 +311,8 @@ def test_hh_rlhf_renders_chat_turns_with_system_preamble() -> None:
 
 
 def test_dpo_file_loads_with_the_datasets_json_loader(votes_study, tmp_path: Path) -> None:
-    datasets = pytest.importorskip("datasets")
+    import datasets  # a test requirement (requirements-dev.txt): absent must fail, not skip
+
     for data, name in ((votes_study[0], "plain"), (_chat_study(), "chat")):
         path = tmp_path / f"{name}.jsonl"
         body, summary = _export(data.study, "dpo")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -111,27 +109,7 @@ def test_other_file_types_are_refused(client):
     assert "Choose a .jsonl or .csv file." in page
 
 
-# Browser tests: a real Chromium against the live server.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
+# Browser tests: a real Chromium (the `browser` fixture of conftest.py) against the live server.
 
 
 def _upload_in_browser(browser: Any, live_server: Any, study: Any, kind: str, path: Any) -> Any:

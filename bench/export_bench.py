@@ -35,7 +35,7 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 
 from annotations.models import Study  # noqa: E402
-from annotations.services.studies import study_create_or_update  # noqa: E402
+from annotations.services.studies import study_create_or_update, study_delete  # noqa: E402
 from annotations.services.users import user_create_or_update  # noqa: E402
 
 SLUG = "bench-exports"
@@ -67,21 +67,7 @@ def set_up(judgments: int) -> Study:
     RATERS raters, with realistic text (quotes, commas, line breaks) in prompts and outputs."""
     old = Study.objects.filter(slug=SLUG).first()
     if old is not None:
-        # Plain SQL, children first: the ORM's cascade would load every row first.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            for sql in (
-                "DELETE FROM annotations_judgment j USING annotations_comparison c "
-                "WHERE c.id = j.comparison_id AND c.study_id = %(s)s",
-                "DELETE FROM annotations_assignment WHERE study_id = %(s)s",
-                "DELETE FROM annotations_comparison WHERE study_id = %(s)s",
-                "DELETE FROM annotations_output WHERE study_id = %(s)s",
-                "DELETE FROM annotations_prompt WHERE study_id = %(s)s",
-                "UPDATE annotations_study SET baseline_id = NULL WHERE id = %(s)s",
-                "DELETE FROM annotations_generator WHERE study_id = %(s)s",
-                "DELETE FROM annotations_study WHERE id = %(s)s",
-            ):
-                cursor.execute(sql, {"s": old.pk})
+        study_delete(study=old)
     study = study_create_or_update(slug=SLUG, baseline="baseline-model", overlap=RATERS).study
     prompts = judgments // (CANDIDATES * RATERS)
     raters = [

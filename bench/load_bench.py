@@ -193,23 +193,10 @@ def main() -> None:
             print(f"{label}: {seconds:.1f} s, peak RSS {rss:.0f} MB\n    {summary}")
     finally:
         if not options.keep:
-            # Plain SQL: the ORM's cascade would load a million judgments into memory.
             code = (
-                "from django.db import connection, transaction\n"
                 "from annotations.models import Study\n"
-                f"s = Study.objects.get(slug='{slug}').pk\n"
-                "with transaction.atomic(), connection.cursor() as c:\n"
-                "    for sql in (\n"
-                "        'DELETE FROM annotations_judgment j USING annotations_comparison c'\n"
-                "        ' WHERE j.comparison_id = c.id AND c.study_id = %s',\n"
-                "        'DELETE FROM annotations_comparison WHERE study_id = %s',\n"
-                "        'DELETE FROM annotations_output WHERE study_id = %s',\n"
-                "        'DELETE FROM annotations_prompt WHERE study_id = %s',\n"
-                "        'UPDATE annotations_study SET baseline_id = NULL WHERE id = %s',\n"
-                "        'DELETE FROM annotations_generator WHERE study_id = %s',\n"
-                "        'DELETE FROM annotations_study WHERE id = %s',\n"
-                "    ):\n"
-                "        c.execute(sql, [s])\n"
+                "from annotations.services.studies import study_delete\n"
+                f"study_delete(study=Study.objects.get(slug='{slug}'))\n"
             )
             run(["shell", "-c", code])
 

@@ -67,7 +67,7 @@ from annotations.selectors.results import (  # noqa: E402
     study_judgment_arrays,
     study_results_compute,
 )
-from annotations.services.studies import study_create_or_update  # noqa: E402
+from annotations.services.studies import study_create_or_update, study_delete  # noqa: E402
 from annotations.services.users import user_create_or_update  # noqa: E402
 
 SLUG = "bench-results"
@@ -121,23 +121,8 @@ def peak_rss() -> int:
 
 def drop(slug: str) -> None:
     old = Study.objects.filter(slug=slug).first()
-    if old is None:
-        return
-    # Plain SQL, children first: the ORM's cascade would load every row first.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        for sql in (
-            "DELETE FROM annotations_judgment j USING annotations_comparison c "
-            "WHERE c.id = j.comparison_id AND c.study_id = %(s)s",
-            "DELETE FROM annotations_assignment WHERE study_id = %(s)s",
-            "DELETE FROM annotations_comparison WHERE study_id = %(s)s",
-            "DELETE FROM annotations_output WHERE study_id = %(s)s",
-            "DELETE FROM annotations_prompt WHERE study_id = %(s)s",
-            "UPDATE annotations_study SET baseline_id = NULL WHERE id = %(s)s",
-            "DELETE FROM annotations_generator WHERE study_id = %(s)s",
-            "DELETE FROM annotations_study WHERE id = %(s)s",
-        ):
-            cursor.execute(sql, {"s": old.pk})
+    if old is not None:
+        study_delete(study=old)
 
 
 def judgment_count(study: Study) -> int:

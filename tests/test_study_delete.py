@@ -6,6 +6,7 @@ import pytest
 from django.db.models import RestrictedError
 
 from annotations.models import Generator, Study
+from annotations.services.studies import study_delete
 from annotations.services.users import user_create_or_update
 from tests.loading_support import BASELINE, NESTED, counts, import_, jsonl, load, make_study
 
@@ -52,3 +53,13 @@ def test_an_admin_deletes_a_study_from_the_admin_pages(client, tmp_path):
     response = client.post(url, {"post": "yes"})
     assert response.status_code == 302
     assert not Study.objects.filter(pk=study.pk).exists()
+
+
+def test_the_bulk_delete_service_removes_one_study_and_nothing_else(tmp_path):
+    study = _loaded_study(tmp_path)
+    other = _loaded_study(tmp_path, slug="kept")
+    study_delete(study=study)
+    assert not Study.objects.filter(pk=study.pk).exists()
+    assert counts(study) == (0, 0, 0, 0)
+    assert not Generator.objects.filter(study_id=study.pk).exists()
+    assert counts(other) == (2, 6, 4, 2)

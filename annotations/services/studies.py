@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from annotations.models import (
     Criterion,
@@ -101,3 +101,25 @@ def study_create_or_update(*, slug: str, baseline: str, **settings: Any) -> Stud
             study.baseline = generator
             study.save(update_fields=["baseline", "updated_at"])
     return StudyResult(study=study, created=created, changed=[] if created else changed)
+
+
+# Children first, each in one set-based statement: the ORM's cascade would first load every
+# judgment, comparison and output of the study into memory (millions of rows for a big one).
+_STUDY_DELETE_SQL = (
+    "DELETE FROM annotations_judgment j USING annotations_comparison c "
+    "WHERE c.id = j.comparison_id AND c.study_id = %(study)s",
+    "DELETE FROM annotations_assignment WHERE study_id = %(study)s",
+    "DELETE FROM annotations_comparison WHERE study_id = %(study)s",
+    "DELETE FROM annotations_output WHERE study_id = %(study)s",
+    "DELETE FROM annotations_prompt WHERE study_id = %(study)s",
+    "UPDATE annotations_study SET baseline_id = NULL WHERE id = %(study)s",
+    "DELETE FROM annotations_generator WHERE study_id = %(study)s",
+    "DELETE FROM annotations_study WHERE id = %(study)s",
+)
+
+
+def study_delete(*, study: Study) -> None:
+    """Delete `study` with everything in it, in one transaction, at any size."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in _STUDY_DELETE_SQL:
+            cursor.execute(sql, {"study": study.pk})

@@ -64,6 +64,13 @@ MAX_DURATION_MS = 2_147_483_647
 class LeaseLost(ValidationError):
     """A late submit for a comparison that other raters have filled meanwhile."""
 
+    def __init__(self) -> None:
+        super().__init__(
+            "Your time on this comparison ran out and other raters have taken it; "
+            "your answer was not saved.",
+            code="lease_lost",
+        )
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -254,12 +261,17 @@ SELECT id FROM ins""",
 ]
 
 
-def _submit_fast(
-    *, assignment: Assignment, study: Study, rater: User, verdict: Verdict, duration_ms: Any
-) -> Judgment | None:
-    """The new judgment, or None when the slow path must decide (nothing was written then)."""
-    now = timezone.now()
-    judgment = Judgment(
+def _judgment_build(
+    *,
+    assignment: Assignment,
+    study: Study,
+    rater: User,
+    verdict: Verdict,
+    duration_ms: Any,
+    now: datetime,
+) -> Judgment:
+    """The (unsaved) judgment of `verdict` on `assignment`, in canonical a/b orientation."""
+    return Judgment(
         comparison_id=assignment.comparison_id,
         rater=rater,
         assignment_id=assignment.pk,
@@ -273,6 +285,21 @@ def _submit_fast(
         duration_ms=_duration(assignment=assignment, reported=duration_ms, now=now),
         source=JudgmentSource.WEB,
         created_at=now,
+    )
+
+
+def _submit_fast(
+    *, assignment: Assignment, study: Study, rater: User, verdict: Verdict, duration_ms: Any
+) -> Judgment | None:
+    """The new judgment, or None when the slow path must decide (nothing was written then)."""
+    now = timezone.now()
+    judgment = _judgment_build(
+        assignment=assignment,
+        study=study,
+        rater=rater,
+        verdict=verdict,
+        duration_ms=duration_ms,
+        now=now,
     )
     rows = sql_script_run(
         statements=_SUBMIT_SCRIPT,
@@ -397,11 +424,7 @@ def _submit_locked(
         )
         if locked.status == AssignmentStatus.SKIPPED:
             if locked.skip_reason == EXPIRED_REASON:
-                raise LeaseLost(
-                    "Your time on this comparison ran out and other raters have taken it; "
-                    "your answer was not saved.",
-                    code="lease_lost",
-                )
+                raise LeaseLost()
             raise ValidationError("you skipped this comparison", code="skipped")
         now = timezone.now()
         comparison_lock(comparison_id=locked.comparison_id)
@@ -412,28 +435,18 @@ def _submit_locked(
             now=now,
         )
         if not room["has_room"]:
-            raise LeaseLost(
-                "Your time on this comparison ran out and other raters have taken it; "
-                "your answer was not saved.",
-                code="lease_lost",
-            )
+            raise LeaseLost()
         try:
             with transaction.atomic():
-                judgment = Judgment.objects.create(
-                    comparison_id=locked.comparison_id,
-                    rater=rater,
+                judgment = _judgment_build(
                     assignment=locked,
-                    scale=study.scale,
-                    preference=verdict.preference,
-                    both_bad=verdict.both_bad,
-                    left_is_a=locked.left_is_a,
-                    criteria=verdict.criteria,
-                    flags=verdict.flags,
-                    rationale=verdict.rationale,
-                    duration_ms=_duration(assignment=locked, reported=duration_ms, now=now),
-                    source=JudgmentSource.WEB,
-                    created_at=now,
+                    study=study,
+                    rater=rater,
+                    verdict=verdict,
+                    duration_ms=duration_ms,
+                    now=now,
                 )
+                judgment.save(force_insert=True)
         except IntegrityError:
             # The unique (comparison, rater) constraint is the last guard against a second row.
             existing = Judgment.objects.filter(

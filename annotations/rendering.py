@@ -84,12 +84,3 @@ def markdown_render(text: str) -> str:
         return _render_cached(text)
     return _parser().render(text)
 
-
-def plain_render(text: str) -> str:
-    """HTML for `text` shown verbatim (escaped, line breaks kept by CSS)."""
-    return html.escape(text or "")
-
-
-def highlight_css() -> str:
-    """The stylesheet for highlighted code blocks (Pygments classes)."""
-    return _FORMATTER.get_style_defs(".highlight")

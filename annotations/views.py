@@ -4,8 +4,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from annotations.rating_selectors import rater_studies
 from annotations.selectors.catalog import study_overview_list
+from annotations.selectors.rating import rater_studies
 
 
 @login_required

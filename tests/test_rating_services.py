@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from annotations.models import Assignment, AssignmentStatus, Comparison, Judgment
-from annotations.rating_selectors import rater_progress, scale_choices
+from annotations.selectors.rating import rater_progress, scale_choices
 from annotations.services.assignment import (
     NotYourAssignment,
     assignment_next,

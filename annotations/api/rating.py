@@ -26,7 +26,7 @@ from annotations.api.schema import (
     error_response_doc,
 )
 from annotations.models import Study, User
-from annotations.rating_selectors import (
+from annotations.selectors.rating import (
     assignment_load,
     assignment_view,
     judgment_view,

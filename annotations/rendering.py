@@ -83,4 +83,3 @@ def markdown_render(text: str) -> str:
     if len(text) <= CACHE_MAX_CHARS:
         return _render_cached(text)
     return _parser().render(text)
-

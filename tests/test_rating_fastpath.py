@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotations.api.rating import JudgmentInput
+from annotations.api.rating.views import JudgmentInput
 from annotations.models import Assignment, AssignmentStatus, Judgment
 from annotations.services.assignment import assignment_next
 from tests.rating_support import make_user, rating_study, user_token

@@ -1,4 +1,4 @@
-"""One error body for the whole API: {"detail", "errors": [{"field", "message", "line"?}]}."""
+"""The API's error answers: the DRF exception handler, the 404 handler and the body size limit."""
 
 from __future__ import annotations
 
@@ -12,50 +12,13 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-ErrorItem = dict[str, Any]
-
-
-def errors_flatten(data: Any, prefix: str = "") -> list[ErrorItem]:
-    """DRF's nested error data ({"field": ["msg"], "nested": {"x": [...]}}) as a flat list."""
-    if isinstance(data, dict):
-        out: list[ErrorItem] = []
-        for key, value in data.items():
-            name = "" if key in ("non_field_errors", "detail", "__all__") else str(key)
-            field = ".".join(p for p in (prefix, name) if p)
-            out.extend(errors_flatten(value, field))
-        return out
-    if isinstance(data, list):
-        out = []
-        for index, item in enumerate(data):
-            # A list of dicts is a list of nested objects: keep the position in the field name.
-            item_prefix = f"{prefix}.{index}" if isinstance(item, dict) and prefix else prefix
-            out.extend(errors_flatten(item, item_prefix))
-        return out
-    return [{"field": prefix or None, "message": str(data)}]
-
-
-def django_errors(exc: DjangoValidationError) -> list[ErrorItem]:
-    """A Django ValidationError (raised by a service) as [{"field", "message"}]."""
-    if hasattr(exc, "error_dict"):
-        return [
-            {"field": None if field == "__all__" else field, "message": message}
-            for field, messages in exc.message_dict.items()
-            for message in messages
-        ]
-    return [{"field": None, "message": message} for message in exc.messages]
-
-
-def error_body(errors: list[ErrorItem], detail: str | None = None) -> dict[str, Any]:
-    if detail is None:
-        detail = "; ".join(
-            f"{e['field']}: {e['message']}" if e.get("field") else e["message"] for e in errors
-        )
-    return {"detail": detail, "errors": errors}
+from annotations.errors import ErrorItem, django_errors, drf_error_body, error_body, error_item
 
 
 def error_response(
     status_code: int, errors: list[ErrorItem], detail: str | None = None, **extra: Any
 ) -> Response:
+    """A DRF response with the one error body (plus `extra` keys such as a file's total)."""
     return Response({**error_body(errors, detail), **extra}, status=status_code)
 
 
@@ -77,22 +40,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         message = f"The request body is larger than {limit:,} bytes."
-        return error_response(
-            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, [{"field": None, "message": message}]
-        )
+        return error_response(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, [error_item(message)])
     if isinstance(exc, TooManyFieldsSent):
-        return error_response(
-            status.HTTP_400_BAD_REQUEST, [{"field": None, "message": "Too many form fields."}]
-        )
+        return error_response(status.HTTP_400_BAD_REQUEST, [error_item("Too many form fields.")])
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    data = response.data
-    if isinstance(data, dict) and set(data) == {"detail"}:
-        errors = [{"field": None, "message": str(data["detail"])}]
-        response.data = error_body(errors, str(data["detail"]))
-    else:
-        response.data = error_body(errors_flatten(data))
+    response.data = drf_error_body(response.data)
     return response
 
 
@@ -139,8 +93,7 @@ class BodySizeLimitMiddleware:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler404: an unknown /api/ URL answers in the API's error shape; pages as usual."""
     if request.path.startswith("/api/"):
-        message = "No API endpoint at this URL."
-        return JsonResponse(error_body([{"field": None, "message": message}]), status=404)
+        return JsonResponse(error_body([error_item("No API endpoint at this URL.")]), status=404)
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)

@@ -15,6 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotations.api.errors import error_response
+from annotations.errors import django_errors
 from annotations.exports import export_open
 from annotations.models import Study
 from annotations.selectors.judgments import judgment_filter_build
@@ -37,16 +39,6 @@ class IgnoreFormatParameter(DefaultContentNegotiation):
     ) -> tuple[Any, str]:
         renderer = renderers[0]
         return renderer, renderer.media_type
-
-
-def _error_body(exc: ValidationError) -> dict[str, Any]:
-    errors = []
-    if hasattr(exc, "error_dict"):
-        for field_name, messages in exc.message_dict.items():
-            errors.extend({"field": field_name, "message": m} for m in messages)
-    else:
-        errors.extend({"field": None, "message": m} for m in exc.messages)
-    return {"detail": "; ".join(e["message"] for e in errors), "errors": errors}
 
 
 SUMMARY_HEADERS = {
@@ -102,7 +94,7 @@ class StudyExportView(APIView):
             )
             export = export_open(study=study, format_name=format_name, filters=filters)
         except ValidationError as exc:
-            return Response(_error_body(exc), status=status.HTTP_400_BAD_REQUEST)
+            return error_response(status.HTTP_400_BAD_REQUEST, django_errors(exc))
         response = StreamingHttpResponse(export.chunks, content_type=export.format.content_type)
         response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
         response["X-Content-Type-Options"] = "nosniff"

@@ -44,3 +44,13 @@ class ReadResearcherWriteAdmin(BasePermission):
         if request.method in SAFE_METHODS:
             return bool(user.can_see_results)
         return bool(user.is_admin_role)
+
+
+class IsRater(BasePermission):
+    """Raters only: taking and judging assignments (the rater API's fast lane repeats this)."""
+
+    message = "Only raters can take and judge assignments."
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = _user(request)
+        return bool(user and user.is_rater)

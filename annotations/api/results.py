@@ -12,9 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.api.errors import django_errors, error_response
+from annotations.api.errors import error_response
 from annotations.api.exports import IgnoreFormatParameter
 from annotations.api.permissions import IsResearcherOrAdmin
+from annotations.errors import django_errors
 from annotations.models import Study
 from annotations.selectors.results import (
     MAX_RESAMPLES,

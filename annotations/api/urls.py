@@ -4,7 +4,7 @@ from django.urls import path
 
 from annotations.api.docs import DocsView, SchemaView
 from annotations.api.exports import StudyExportView
-from annotations.api.rating import JudgmentView, NextAssignmentView, SkipView
+from annotations.api.rating.views import JudgmentView, NextAssignmentView, SkipView
 from annotations.api.results import StudyResultsView
 from annotations.api.studies import (
     GeneratorDetailView,

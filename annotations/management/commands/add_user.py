@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotations.management.errors import validation_message
+from annotations.errors import validation_message
 from annotations.models import Role
 from annotations.services.users import user_create_or_update
 

@@ -12,8 +12,8 @@ from typing import Any, BinaryIO
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotations.errors import validation_message
 from annotations.exports import EXPORT_FORMATS, Export, export_open
-from annotations.management.errors import validation_message
 from annotations.models import Study
 from annotations.selectors.judgments import judgment_filter_build
 

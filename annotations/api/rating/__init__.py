@@ -1,0 +1,1 @@
+"""The rater API: DRF views, their fast lane, and what both answer (answers.py)."""

@@ -12,6 +12,7 @@ IsAuthenticated and IsRater decide; anything it is unsure of must return None so
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -116,16 +117,20 @@ def _plain_judgment_input(request: HttpRequest) -> dict[str, Any] | None:
     return out
 
 
+def _served(
+    request: HttpRequest, rater: User, endpoint: Callable[..., Answer], /, **kwargs: Any
+) -> HttpResponse:
+    try:
+        result = endpoint(rater=rater, progress=progress_wanted(request), **kwargs)
+    except (ValidationError, PermissionDenied) as exc:
+        result = service_error(exc)
+    return _response(result)
+
+
 def next_serve(request: HttpRequest, *, slug: str) -> HttpResponse | None:
     """POST .../assignments/next on the fast lane, or None for DRF to serve."""
     rater = _rater(request)
-    if rater is None:
-        return None
-    try:
-        answer = next_answer(slug=slug, rater=rater, progress=progress_wanted(request))
-    except (ValidationError, PermissionDenied) as exc:
-        answer = service_error(exc)
-    return _response(answer)
+    return None if rater is None else _served(request, rater, next_answer, slug=slug)
 
 
 def judgment_serve(request: HttpRequest, *, pk: int) -> HttpResponse | None:
@@ -134,10 +139,4 @@ def judgment_serve(request: HttpRequest, *, pk: int) -> HttpResponse | None:
     plain = _plain_judgment_input(request) if rater is not None else None
     if rater is None or plain is None:
         return None
-    try:
-        answer = judgment_answer(
-            assignment_id=pk, rater=rater, answer=lambda: plain, progress=progress_wanted(request)
-        )
-    except (ValidationError, PermissionDenied) as exc:
-        answer = service_error(exc)
-    return _response(answer)
+    return _served(request, rater, judgment_answer, assignment_id=pk, answer=lambda: plain)

@@ -65,6 +65,11 @@ def _response(answer: Answer) -> Response:
     return Response(data, status=status_code)
 
 
+def _answered(request: Request, endpoint: Callable[..., Answer], /, **kwargs: Any) -> Response:
+    """What an answers.py `endpoint` answers the authenticated rater making `request`."""
+    return _response(endpoint(rater=request.user, progress=progress_wanted(request), **kwargs))
+
+
 def _validated(
     serializer_class: type[serializers.Serializer], request: Request
 ) -> Callable[[], Mapping[str, Any]]:
@@ -103,6 +108,11 @@ _PROGRESS = OpenApiParameter(
 )
 
 
+def _documented(request: Any, responses: dict[int, Any]) -> Callable[[Any], Any]:
+    """The OpenAPI description of a rater endpoint: its input, ?progress and its answers."""
+    return extend_schema(request=request, parameters=[_PROGRESS], responses=responses)
+
+
 class NextAssignmentView(RatingView):
     """POST /api/studies/<slug>/assignments/next -> 200 assignment, or 204 when none is left.
 
@@ -113,19 +123,16 @@ class NextAssignmentView(RatingView):
         fast = fastlane.next_serve(request, slug=kwargs["slug"])
         return fast if fast is not None else super().dispatch(request, *args, **kwargs)
 
-    @extend_schema(
-        request=None,
-        parameters=[_PROGRESS],
-        responses={
+    @_documented(
+        None,
+        {
             200: ASSIGNMENT_RESPONSE,
             204: OpenApiResponse(description="Nothing left for this rater in this study."),
             409: error_response_doc("The rater's previous request for work is still running."),
         },
     )
     def post(self, request: Request, slug: str) -> Response:
-        return _response(
-            next_answer(slug=slug, rater=request.user, progress=progress_wanted(request))
-        )
+        return _answered(request, next_answer, slug=slug)
 
 
 class JudgmentView(RatingView):
@@ -135,43 +142,28 @@ class JudgmentView(RatingView):
         fast = fastlane.judgment_serve(request, pk=kwargs["pk"])
         return fast if fast is not None else super().dispatch(request, *args, **kwargs)
 
-    @extend_schema(
-        request=JudgmentInput,
-        parameters=[_PROGRESS],
-        responses={
+    @_documented(
+        JudgmentInput,
+        {
             201: JUDGMENT_RESPONSE,
             200: OpenApiResponse(JUDGMENT_RESPONSE, description="Already recorded: the same."),
             409: error_response_doc("The lease was lost, or the assignment was skipped."),
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        return _response(
-            judgment_answer(
-                assignment_id=pk,
-                rater=request.user,
-                answer=_validated(JudgmentInput, request),
-                progress=progress_wanted(request),
-            )
+        return _answered(
+            request, judgment_answer, assignment_id=pk, answer=_validated(JudgmentInput, request)
         )
 
 
 class SkipView(RatingView):
     """POST /api/assignments/<id>/skip with an optional {"reason"}."""
 
-    @extend_schema(
-        request=SkipInput,
-        parameters=[_PROGRESS],
-        responses={
-            200: SKIP_RESPONSE,
-            409: error_response_doc("The assignment was already judged."),
-        },
+    @_documented(
+        SkipInput,
+        {200: SKIP_RESPONSE, 409: error_response_doc("The assignment was already judged.")},
     )
     def post(self, request: Request, pk: int) -> Response:
-        return _response(
-            skip_answer(
-                assignment_id=pk,
-                rater=request.user,
-                answer=_validated(SkipInput, request),
-                progress=progress_wanted(request),
-            )
+        return _answered(
+            request, skip_answer, assignment_id=pk, answer=_validated(SkipInput, request)
         )

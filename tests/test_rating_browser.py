@@ -193,3 +193,61 @@ def test_hostile_outputs_render_as_text_and_keep_the_layout(
     page.wait_for_selector("#done:not([hidden])")
     assert Judgment.objects.count() == 1
     page.close()
+
+
+def _shortcut_help(page: Any) -> dict[str, str]:
+    """What the page's shortcut help says each letter picks: {"A": "A better", ...}."""
+    items = page.eval_on_selector_all(
+        "#shortcuts li",
+        "els => els.map(e => [e.querySelector('kbd')?.textContent, e.textContent.trim()])",
+    )
+    return {
+        key: text[len(key) :].strip()
+        for key, text in items
+        if key in ("A", "T", "B") and text.startswith(key + " ")
+    }
+
+
+def _checked_verdict(page: Any) -> str:
+    """The label of the verdict button that is checked, without its number key."""
+    return page.eval_on_selector(
+        "#verdict",
+        """set => {
+            const input = set.querySelector('input[name=verdict]:checked');
+            if (!input) return '';
+            const label = input.closest('label');
+            return label.textContent.replace(label.querySelector('kbd').textContent, '').trim();
+        }""",
+    )
+
+
+@pytest.mark.parametrize(
+    ("scale", "expected"),
+    [
+        ("likert7", {"A": "A better", "T": "Tie", "B": "B better"}),
+        ("likert5", {"A": "A better", "T": "Tie", "B": "B better"}),
+        ("ternary", {"A": "A better", "T": "Tie", "B": "B better"}),
+    ],
+)
+def test_letter_shortcuts_pick_what_the_help_lists(
+    live_server: Any, browser: Any, scale: str, expected: dict[str, str]
+) -> None:
+    rating_study(slug=f"keys-{scale}", prompts=1, scale=scale)
+    make_user(f"keys-{scale}")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    watcher = Watcher(page)
+    _login(page, live_server.url, f"keys-{scale}")
+    page.goto(f"{live_server.url}/studies/keys-{scale}/judge/")
+    _wait_for_assignment(page)
+
+    help_text = _shortcut_help(page)
+    assert help_text == expected
+    for letter, label in help_text.items():
+        page.keyboard.press(letter.lower())
+        assert _checked_verdict(page) == label
+    # X picks "both are bad", as the help says (the studies allow it by default).
+    assert "Both are bad" in page.text_content("#shortcuts")
+    page.keyboard.press("x")
+    assert _checked_verdict(page) == "Both are bad"
+    assert watcher.errors == []
+    page.close()

@@ -9,6 +9,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework.views import APIView
 
 from annotations.api.rating.views import JudgmentInput
 from annotations.models import Assignment, AssignmentStatus, Judgment
@@ -187,3 +188,24 @@ def test_counterbalanced_order_over_many_raters() -> None:
         lease = assignment_next(study=study, rater=make_user(f"r{i}"))
         lefts.append(lease.left_is_a)
     assert lefts.count(True) == 3
+
+
+def test_the_common_requests_never_reach_drf(monkeypatch: pytest.MonkeyPatch) -> None:
+    rating_study(prompts=2, scale="ternary")
+    client = _client("r1")
+    reached: list[str] = []
+    original = APIView.initial
+
+    def spy(self: APIView, request: object, *args: object, **kwargs: object) -> None:
+        reached.append(type(self).__name__)
+        return original(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(APIView, "initial", spy)
+    lease = client.post("/api/studies/rating/assignments/next?progress=1", format="json")
+    assert lease.status_code == 200 and "progress" in lease.json()
+    assert _judge(client, lease.json()["id"], {"winner": "tie"}).status_code == 201
+    assert reached == []
+    # Input DRF must coerce (a number sent as text) goes through the view, and the spy sees it.
+    second = _next(client)
+    assert _judge(client, second["id"], {"winner": "tie", "duration_ms": "5"}).status_code == 201
+    assert reached == ["JudgmentView"]

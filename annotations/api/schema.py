@@ -109,7 +109,7 @@ def _export_formats_describe(operation: dict[str, Any]) -> None:
     }
 
 
-# The rater API's bodies (annotations/api/rating.py builds them as dicts in its selectors).
+# The rater API's bodies (annotations/api/rating/answers.py builds them as dicts from selectors).
 _Html = {"text": serializers.CharField(), "html": serializers.CharField()}
 _Choice = inline_serializer(
     "ScaleChoice",
@@ -118,6 +118,9 @@ _Choice = inline_serializer(
         "strength": serializers.IntegerField(allow_null=True),
         "label": serializers.CharField(),
         "key": serializers.CharField(),
+        "shortcut": serializers.CharField(
+            allow_null=True, help_text="The letter key that picks this answer, if any (A, T, B)."
+        ),
     },
 )
 _Named = {"name": serializers.CharField(), "label": serializers.CharField()}

@@ -24,13 +24,19 @@ _STRENGTH_WORDS = {
     2: {1: "better", 2: "much better"},
     3: {1: "slightly better", 2: "better", 3: "much better"},
 }
+# The letter keys pick "A better", "Tie" and "B better" on every scale (on likert7 that is the
+# middle strength, not "slightly better"). The page reads them from the choices, so the
+# shortcut help and what the keys do cannot disagree.
+_SHORTCUTS = {"left": "A", "tie": "T", "right": "B"}
 
 
 def scale_choices(*, scale: str) -> list[dict[str, Any]]:
-    """The verdict buttons of a scale, left to right, with their keyboard keys ("1", "2", ...)."""
+    """The verdict buttons of a scale, left to right, with their keyboard keys ("1", "2", ...)
+    and, on the "A better", "Tie" and "B better" buttons, their letter `shortcut` (else None)."""
     top = SCALE_MAX_STRENGTH[scale]
     likert = scale in (Scale.LIKERT5, Scale.LIKERT7)
     words = _STRENGTH_WORDS[top] if likert else {1: "better"}
+    plain = next(strength for strength, word in words.items() if word == "better")
     choices: list[dict[str, Any]] = []
     for strength in range(top, 0, -1):
         choices.append({"winner": "left", "strength": strength, "label": f"A {words[strength]}"})
@@ -40,6 +46,8 @@ def scale_choices(*, scale: str) -> list[dict[str, Any]]:
         choices.append({"winner": "right", "strength": strength, "label": f"B {words[strength]}"})
     for number, choice in enumerate(choices, start=1):
         choice["key"] = str(number)
+        is_plain = choice["strength"] in (None, plain)
+        choice["shortcut"] = _SHORTCUTS[choice["winner"]] if is_plain else None
         if not likert:
             choice["strength"] = None
     return choices

@@ -12,7 +12,12 @@
   const rationale = document.getElementById("rationale");
   const skipReason = document.getElementById("skip-reason");
   const nextUrl = form.dataset.nextUrl;
-  const scale = form.dataset.scale;
+  // Letter shortcuts as the server set them on the verdict buttons (data-shortcut), the same
+  // data the shortcut help is written from: the page keeps no keyboard rules of its own.
+  const shortcuts = new Map();
+  form.querySelectorAll("input[name=verdict]").forEach(function (input) {
+    if (input.dataset.shortcut) shortcuts.set(input.dataset.shortcut.toLowerCase(), input);
+  });
 
   let assignment = null;
   let busy = false;
@@ -254,8 +259,7 @@
     say((result.data && result.data.detail) || "Could not skip.", "error");
   }
 
-  function pick(selector) {
-    const input = form.querySelector(selector);
+  function pick(input) {
     if (input) {
       input.checked = true;
       input.closest("fieldset").classList.remove("invalid");
@@ -317,14 +321,11 @@
       return;
     }
     if (/^[1-9]$/.test(key)) {
-      pick("input[name=verdict][value='" + key + "']");
+      pick(form.querySelector("input[name=verdict][value='" + key + "']"));
       return;
     }
     const lower = key.toLowerCase();
-    if (lower === "a") pick("input[name=verdict][data-winner=left][data-strength='" + (scale.startsWith("likert") ? "1" : "") + "']");
-    else if (lower === "b") pick("input[name=verdict][data-winner=right][data-strength='" + (scale.startsWith("likert") ? "1" : "") + "']");
-    else if (lower === "t") pick("input[name=verdict][data-winner=tie]");
-    else if (lower === "x") pick("input[name=verdict][value=both_bad]");
+    if (shortcuts.has(lower)) pick(shortcuts.get(lower));
     else if (lower === "s") skip();
   });
 

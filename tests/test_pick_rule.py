@@ -15,7 +15,6 @@ from annotations.services.assignment import (
     assignment_next,
     comparison_has_room,
     comparison_lease,
-    comparison_lock,
 )
 from annotations.services.judging import LeaseLost, judgment_submit
 from tests.rating_support import (
@@ -88,7 +87,6 @@ def test_room_check_uses_the_rule() -> None:
     comparison = Comparison.objects.get()
     rater = make_user("r1")
     with transaction.atomic():
-        comparison_lock(comparison_id=comparison.pk)
         for rule, expected in ((PICK_RULE, False), (WEB_ONLY, True)):
             room = comparison_has_room(
                 rule=rule,

@@ -25,7 +25,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotations.models import (
@@ -68,7 +68,7 @@ class PickRule:
     judgment_count, id) index; a condition is counted per comparison instead (quality control:
     ``"NOT j.excluded AND NOT j.gold"``). ``order`` is the ORDER BY list over the comparison
     ``c`` among the eligible ones (adaptive assignment: ``"c.priority DESC, c.id"``); the
-    default, fewest judgments first and then id, follows that index.
+    default, fewest judgments (all of them) first and then id, follows that index.
 
     Both are SQL written in code, never user input. Every statement shares these parameters:
     study, rater, overlap, now, and also tried (comparison ids to pass over) and expires (the
@@ -109,6 +109,11 @@ class PickRule:
         room test here saw a snapshot taken before the lock, so lease_sql tests it again. The
         rater has no lease on a candidate (NOT EXISTS m), so every live lease is another
         rater's: counted without the rater test, from the lease index alone.
+
+        Why a setting carries the pick: the recount needs a snapshot taken after the lock,
+        which only a new statement gets (a data-modifying CTE shares the pick's snapshot), and
+        an SQL function would need dynamic SQL for the rule's fragments, planned on every call
+        instead of prepared once.
         """
         bound = "AND c.judgment_count < %(overlap)s" if self.counts is None else ""
         return f"""
@@ -182,6 +187,9 @@ def study_pick_rule(*, study: Study) -> PickRule:
     return PICK_RULE
 
 
+_COMPARISON_LOCK = "SELECT 1 FROM annotations_comparison WHERE id = %(comparison)s FOR UPDATE"
+
+
 def _require_rater(*, study: Study, rater: User) -> None:
     if not rater.is_rater:
         raise PermissionDenied("only raters take assignments")
@@ -189,27 +197,18 @@ def _require_rater(*, study: Study, rater: User) -> None:
         raise StudyClosed(study)
 
 
-def comparison_lock(*, comparison_id: int) -> None:
-    """Take the comparison's row lock: every change to its judgments or leases holds it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id FROM annotations_comparison WHERE id = %s FOR UPDATE", [comparison_id]
-        )
-
-
 def comparison_has_room(
     *, rule: PickRule, comparison_id: int, rater_id: int, overlap: int, now: datetime
 ) -> bool:
     """Whether the comparison can take this rater's lease or judgment under `rule`.
 
-    The caller must hold the comparison's row lock (comparison_lock): this is a statement of
-    its own, so under READ COMMITTED it counts everything committed before the lock was granted.
+    Takes the comparison's row lock first (held to the end of the caller's transaction; every
+    change to its judgments or leases holds it), then counts in a statement of its own, which
+    under READ COMMITTED sees everything committed before the lock was granted.
     """
-    rows = sql_rows(
-        sql=rule.room_sql,
-        params={"comparison": comparison_id, "rater": rater_id, "overlap": overlap, "now": now},
-    )
-    return bool(rows[0][0])
+    params = {"comparison": comparison_id, "rater": rater_id, "overlap": overlap, "now": now}
+    sql_rows(sql=_COMPARISON_LOCK, params=params)
+    return bool(sql_rows(sql=rule.room_sql, params=params)[0][0])
 
 
 def _pick_params(*, study: Study, rater: User, now: datetime) -> dict[str, Any]:
@@ -290,7 +289,6 @@ def _next_in_transaction(*, rule: PickRule, study: Study, rater: User, now: date
             return own.pk
         # Expired: renew it when the comparison still has room (the rater may still have the
         # page open), otherwise close it so the rater moves on.
-        comparison_lock(comparison_id=own.comparison_id)
         if comparison_has_room(
             rule=rule,
             comparison_id=own.comparison_id,

@@ -26,6 +26,7 @@ since the lease was handed out is stored.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -54,7 +55,6 @@ from annotations.services.assignment import (
     PickRule,
     StudyClosed,
     comparison_has_room,
-    comparison_lock,
     study_pick_rule,
 )
 from annotations.sql import instances_mark_loaded, sql_script_run
@@ -373,20 +373,24 @@ def judgment_submit(
         raise NotYourAssignment("this assignment belongs to another rater")
     study = _study_of(assignment)
     rule = study_pick_rule(study=study)
+
+    def validate(left_is_a: bool) -> Verdict:
+        return verdict_validate(
+            study=study,
+            left_is_a=left_is_a,
+            winner=winner,
+            strength=strength,
+            criteria=criteria,
+            flags=flags,
+            rationale=rationale,
+        )
+
     if assignment.status == AssignmentStatus.OPEN and study.is_open:
         # The common case, the lease open as last read: one message. Anything unusual (an
         # invalid answer, which a concurrent first submit would make a repeat, a lease closed,
         # a study closed or a comparison filled meanwhile) is decided under the locks below.
         try:
-            verdict = verdict_validate(
-                study=study,
-                left_is_a=assignment.left_is_a,
-                winner=winner,
-                strength=strength,
-                criteria=criteria,
-                flags=flags,
-                rationale=rationale,
-            )
+            verdict = validate(assignment.left_is_a)
         except ValidationError:
             verdict = None
         if verdict is not None:
@@ -405,11 +409,7 @@ def judgment_submit(
         assignment=assignment,
         study=study,
         rater=rater,
-        winner=winner,
-        strength=strength,
-        criteria=criteria,
-        flags=flags,
-        rationale=rationale,
+        validate=validate,
         duration_ms=duration_ms,
     )
 
@@ -420,13 +420,10 @@ def _submit_locked(
     assignment: Assignment,
     study: Study,
     rater: User,
-    winner: Any,
-    strength: Any,
-    criteria: Any,
-    flags: Any,
-    rationale: Any,
+    validate: Callable[[bool], Verdict],
     duration_ms: Any,
 ) -> tuple[Judgment, bool]:
+    """judgment_submit step by step under the locks; `validate` checks the answer for an order."""
     with transaction.atomic():
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
         if locked.rater_id != rater.pk:
@@ -438,21 +435,12 @@ def _submit_locked(
             raise StudyClosed(study)
         # Validate only once we know this is the first submit: a repeat returns the stored
         # judgment even if the client's copy of the form has changed since.
-        verdict = verdict_validate(
-            study=study,
-            left_is_a=locked.left_is_a,
-            winner=winner,
-            strength=strength,
-            criteria=criteria,
-            flags=flags,
-            rationale=rationale,
-        )
+        verdict = validate(locked.left_is_a)
         if locked.status == AssignmentStatus.SKIPPED:
             if locked.skip_reason == EXPIRED_REASON:
                 raise LeaseLost()
             raise ValidationError("you skipped this comparison", code="skipped")
         now = timezone.now()
-        comparison_lock(comparison_id=locked.comparison_id)
         if not comparison_has_room(
             rule=rule,
             comparison_id=locked.comparison_id,

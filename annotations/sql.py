@@ -6,6 +6,7 @@ from typing import Any
 
 import psycopg
 from django.db import connection, transaction
+from django.db.models import Model
 
 
 def _run(statements: list[str], params: dict[str, Any] | list[Any]) -> list[tuple]:
@@ -49,3 +50,15 @@ def sql_script_run(*, statements: list[str], params: dict[str, Any]) -> list[tup
         with transaction.atomic():
             return _run(statements, params)
     return _run(statements, params)
+
+
+def instances_mark_loaded(*instances: Model) -> None:
+    """Mark instances built by hand from SQL rows as loaded from the database.
+
+    A model instance built with its constructor counts as unsaved (``_state.adding``), so a
+    later ``save()`` would try an INSERT and validation would treat it as new; what the ORM
+    sets on instances it loads itself is set here.
+    """
+    for instance in instances:
+        instance._state.adding = False
+        instance._state.db = connection.alias

@@ -6,7 +6,13 @@ import io
 import json
 from typing import Any
 
+import pytest
+
 from annotations.models import Study, User
+from annotations.services import assignment as assignment_service
+from annotations.services import judging as judging_service
+from annotations.services.assignment import PickRule
+from annotations.services.loading import judgments_import
 from annotations.services.loading.prompts import prompt_set_load
 from annotations.services.studies import study_create_or_update
 from annotations.services.users import user_create_or_update
@@ -58,3 +64,20 @@ def make_user(username: str, role: str = "rater", password: str | None = TEST_PA
 
 def user_token(username: str, role: str = "rater") -> str:
     return user_create_or_update(username=username, role=role).token
+
+
+def judgments_import_one_each(study: Study, *, rater: str = "elsewhere") -> None:
+    """One imported judgment on every comparison of a rating_study (candidate on the left)."""
+    rows = [
+        {"key": key, "left": CANDIDATE, "right": BASELINE, "winner": "left", "rater": rater}
+        for key in study.prompts.values_list("key", flat=True)
+    ]
+    data = io.BytesIO("".join(json.dumps(row) + "\n" for row in rows).encode())
+    judgments_import(study=study, file=data, filename="judgments.jsonl")
+
+
+def pick_rule_use(monkeypatch: pytest.MonkeyPatch, rule: PickRule) -> None:
+    """Make every study use `rule`, as a study whose settings called for it would."""
+    # Both services ask study_pick_rule, each through its own imported name.
+    monkeypatch.setattr(assignment_service, "study_pick_rule", lambda *, study: rule)
+    monkeypatch.setattr(judging_service, "study_pick_rule", lambda *, study: rule)

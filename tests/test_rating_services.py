@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from annotations.models import Assignment, AssignmentStatus, Comparison, Judgment
+from annotations.models import Assignment, AssignmentStatus, Comparison, Judgment, Study
 from annotations.selectors.rating import rater_progress, scale_choices
 from annotations.services.assignment import (
     NotYourAssignment,
@@ -16,7 +16,8 @@ from annotations.services.assignment import (
     assignment_skip,
 )
 from annotations.services.judging import LeaseLost, judgment_submit
-from tests.rating_support import make_user, rating_study
+from annotations.services.studies import study_create_or_update
+from tests.rating_support import BASELINE, make_user, rating_study
 
 pytestmark = pytest.mark.django_db
 
@@ -319,3 +320,69 @@ def test_scale_choices_have_keys_in_order() -> None:
     labels = [c["label"] for c in scale_choices(scale="likert5")]
     assert labels == ["A much better", "A better", "Tie", "B better", "B much better"]
     assert [c["key"] for c in scale_choices(scale="binary")] == ["1", "2"]
+
+
+def _close(study: Study) -> None:
+    study_create_or_update(slug=study.slug, baseline=BASELINE, is_open=False)
+
+
+def test_submit_on_a_closed_study_is_refused_and_writes_nothing() -> None:
+    study = rating_study(prompts=1)
+    r1 = make_user("r1")
+    a1 = assignment_next(study=study, rater=r1)
+    _close(study)
+    # a1 still carries the study as loaded before the closing: the fast path's own check
+    # refuses it; a fresh copy goes straight to the locked path.
+    fresh = Assignment.objects.select_related("study").get(pk=a1.pk)
+    for assignment in (a1, fresh):
+        with pytest.raises(ValidationError) as caught:
+            judgment_submit(assignment=assignment, rater=r1, winner="left")
+        assert caught.value.code == "closed"
+        assert "closed" in caught.value.messages[0]
+    assert not Judgment.objects.exists()
+    assert Comparison.objects.get().judgment_count == 0
+    a1.refresh_from_db()
+    assert a1.status == AssignmentStatus.OPEN
+
+
+def test_late_submit_on_a_closed_study_is_refused() -> None:
+    study = rating_study(prompts=1, overlap=2)
+    r1 = make_user("r1")
+    a1 = assignment_next(study=study, rater=r1)
+    _expire(a1)
+    _close(study)
+    with pytest.raises(ValidationError) as caught:
+        judgment_submit(assignment=a1, rater=r1, winner="tie")
+    assert caught.value.code == "closed"
+    assert not Judgment.objects.exists()
+
+
+def test_repeat_submit_after_closing_returns_the_stored_judgment() -> None:
+    study = rating_study(prompts=1)
+    r1 = make_user("r1")
+    a1 = assignment_next(study=study, rater=r1)
+    first, _ = judgment_submit(assignment=a1, rater=r1, winner="left")
+    _close(study)
+    again, created = judgment_submit(assignment=a1, rater=r1, winner="left")
+    assert again.pk == first.pk and not created
+
+
+@pytest.mark.parametrize("strength", ["²", "--1", "1", "1.5", 1.5, 2.0, True, False, 10**30, -1])
+def test_strength_that_is_not_a_whole_number_on_the_scale_is_a_field_error(
+    strength: object,
+) -> None:
+    study = rating_study(prompts=1, scale="likert5", criteria=["helpful"])
+    r1 = make_user("r1")
+    a = assignment_next(study=study, rater=r1)
+    with pytest.raises(ValidationError) as caught:
+        judgment_submit(
+            assignment=a,
+            rater=r1,
+            winner="left",
+            strength=strength,
+            criteria={"helpful": {"winner": "right", "strength": strength}},
+        )
+    errors = caught.value.message_dict
+    assert set(errors) == {"strength", "criteria.helpful.strength"}
+    assert "whole number from 1 to 2" in errors["strength"][0]
+    assert not Judgment.objects.exists()

@@ -1,13 +1,31 @@
-"""Leasing comparisons to raters: exactly k raters per pair, counterbalanced left/right order."""
+"""Leasing comparisons to raters: the one pick rule, exactly k raters per pair, counterbalancing.
+
+Every path that decides whether a comparison may take one more rater builds its SQL from one
+PickRule: the one-round-trip next path, the step-by-step path, the renewal of an expired lease
+and both submit paths (services/judging.py). Lock order, taken by every path: the rater's user
+row (next only), then the rater's assignment row, then the comparison row.
+
+Guarantees:
+- exactly k: a comparison takes a new lease or judgment only while its counted judgments plus
+  other raters' live leases are below the study's overlap, counted in a statement that starts
+  after the comparison's row lock is held (under READ COMMITTED it sees every lease and
+  judgment committed before the lock was granted);
+- a rater meets a comparison at most once and holds at most one open lease per study (both
+  also database constraints);
+- counterbalancing: a new lease shows output_a on the left when fewer of the comparison's
+  counted judgments and live leases did so, at random on a tie.
+"""
 
 from __future__ import annotations
 
 import json
-import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache, cached_property
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotations.models import (
@@ -19,7 +37,7 @@ from annotations.models import (
     Study,
     User,
 )
-from annotations.sql import sql_script_run
+from annotations.sql import instances_mark_loaded, sql_rows, sql_script_run
 
 # Reason recorded when a rater's expired lease could not be renewed because other raters filled
 # the comparison meanwhile; such a comparison is not offered to that rater again.
@@ -33,188 +51,100 @@ class NotYourAssignment(PermissionDenied):
     """The assignment belongs to another rater."""
 
 
-def _require_rater(*, study: Study, rater: User) -> None:
-    if not rater.is_rater:
-        raise PermissionDenied("only raters take assignments")
-    if not study.is_open:
-        raise ValidationError(f"study {study.slug!r} is closed to raters", code="closed")
+class StudyClosed(ValidationError):
+    """The study is closed to raters: it hands out no lease and takes no judgment."""
+
+    def __init__(self, study: Study) -> None:
+        super().__init__(f"study {study.slug!r} is closed to raters", code="closed")
 
 
-def comparison_room(*, comparison_id: int, rater_id: int, overlap: int, now: datetime) -> dict:
-    """Judgments, other raters' live leases and left/right counts of one comparison.
+@dataclass(frozen=True)
+class PickRule:
+    """The pick rule as SQL: which comparison a rater gets next and whether one has room.
 
-    The caller must hold the comparison's row lock: the counts are read in a statement of their
-    own, so under READ COMMITTED they include everything committed before the lock was granted.
+    ``counts`` is an SQL condition on a judgment ``j``: the judgments that count toward the
+    study's overlap k and toward the left/right balance. None counts every judgment through the
+    denormalised Comparison.judgment_count, which also bounds the walk of the (study,
+    judgment_count, id) index; a condition is counted per comparison instead (quality control:
+    ``"NOT j.excluded AND NOT j.gold"``). ``order`` is the ORDER BY list over the comparison
+    ``c`` among the eligible ones (adaptive assignment: ``"c.priority DESC, c.id"``); the
+    default, fewest judgments (all of them) first and then id, follows that index.
+
+    Both are SQL written in code, never user input. Every statement shares these parameters:
+    study, rater, overlap, now, and also tried (comparison ids to pass over) and expires (the
+    new lease's expiry) for the pick, comparison for the room check.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT c.judgment_count,
-                   (SELECT count(*) FROM annotations_assignment a
-                     WHERE a.comparison_id = c.id AND a.status = 'open'
-                       AND a.expires_at > %(now)s AND a.rater_id <> %(rater)s),
-                   (SELECT count(*) FILTER (WHERE s.left_is_a) FROM (
-                        SELECT j.left_is_a FROM annotations_judgment j
-                         WHERE j.comparison_id = c.id
-                        UNION ALL
-                        SELECT a.left_is_a FROM annotations_assignment a
-                         WHERE a.comparison_id = c.id AND a.status = 'open'
-                           AND a.expires_at > %(now)s AND a.rater_id <> %(rater)s) s),
-                   (SELECT count(*) FILTER (WHERE NOT s.left_is_a) FROM (
-                        SELECT j.left_is_a FROM annotations_judgment j
-                         WHERE j.comparison_id = c.id
-                        UNION ALL
-                        SELECT a.left_is_a FROM annotations_assignment a
-                         WHERE a.comparison_id = c.id AND a.status = 'open'
-                           AND a.expires_at > %(now)s AND a.rater_id <> %(rater)s) s)
-              FROM annotations_comparison c
-             WHERE c.id = %(comparison)s
-            """,
-            {"now": now, "rater": rater_id, "comparison": comparison_id},
-        )
-        judgments, live, left_a, left_b = cursor.fetchone()
-    return {
-        "judgments": judgments,
-        "live_leases": live,
-        "has_room": judgments + live < overlap,
-        "left_a": left_a,
-        "left_b": left_b,
-    }
 
+    counts: str | None = None
+    order: str = "c.study_id, c.judgment_count, c.id"
 
-def comparison_lock(*, comparison_id: int) -> None:
-    """Take the comparison's row lock: every change to its judgments or leases holds it."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id FROM annotations_comparison WHERE id = %s FOR UPDATE", [comparison_id]
+    @cached_property
+    def counted_sql(self) -> str:
+        """The number of counted judgments of comparison ``c``."""
+        if self.counts is None:
+            return "c.judgment_count"
+        return (
+            "(SELECT count(*) FROM annotations_judgment j"
+            f" WHERE j.comparison_id = c.id AND ({self.counts}))"
         )
 
-
-def _balanced_left_is_a(left_a: int, left_b: int) -> bool:
-    if left_a == left_b:
-        return random.random() < 0.5
-    return left_a < left_b
-
-
-# Walks the (study, judgment_count, id) index in order and stops at the first comparison that
-# still has room and that this rater has never met; SKIP LOCKED lets concurrent raters pass
-# each other instead of queueing on the same row.
-_PICK_SQL = """
-SELECT c.id
-  FROM annotations_comparison c
- WHERE c.study_id = %(study)s
-   AND c.judgment_count < %(overlap)s
-   AND NOT (c.id = ANY(%(tried)s))
-   AND NOT EXISTS (SELECT 1 FROM annotations_assignment m
-                    WHERE m.comparison_id = c.id AND m.rater_id = %(rater)s)
-   AND NOT EXISTS (SELECT 1 FROM annotations_judgment j
-                    WHERE j.comparison_id = c.id AND j.rater_id = %(rater)s)
-   AND c.judgment_count + (SELECT count(*) FROM annotations_assignment l
-                            WHERE l.comparison_id = c.id AND l.status = 'open'
-                              AND l.expires_at > %(now)s) < %(overlap)s
- ORDER BY c.study_id, c.judgment_count, c.id
- LIMIT 1
-   FOR UPDATE OF c SKIP LOCKED
-"""
-
-
-def _pick_and_lease(*, study: Study, rater: User, now: datetime) -> Assignment | None:
-    tried: list[int] = []
-    with connection.cursor() as cursor:
-        for _ in range(MAX_CANDIDATES):
-            cursor.execute(
-                _PICK_SQL,
-                {
-                    "study": study.pk,
-                    "overlap": study.overlap,
-                    "tried": tried,
-                    "rater": rater.pk,
-                    "now": now,
-                },
-            )
-            row = cursor.fetchone()
-            if row is None:
-                return None
-            comparison_id = row[0]
-            # The pick saw a snapshot taken before the lock; recount now that we hold it.
-            room = comparison_room(
-                comparison_id=comparison_id, rater_id=rater.pk, overlap=study.overlap, now=now
-            )
-            if not room["has_room"]:
-                tried.append(comparison_id)
-                continue
-            return Assignment.objects.create(
-                study=study,
-                comparison_id=comparison_id,
-                rater=rater,
-                left_is_a=_balanced_left_is_a(room["left_a"], room["left_b"]),
-                expires_at=now + timedelta(minutes=study.lease_minutes),
-            )
-    return None
-
-
-def _next_in_transaction(*, study: Study, rater: User, now: datetime) -> Assignment | None:
-    with connection.cursor() as cursor:
-        # A lease lost in a server crash costs nothing (the rater asks again), so its commit
-        # need not wait for the disk; judgments keep the durable default.
-        cursor.execute("SET LOCAL synchronous_commit = off")
-        # One request per rater at a time (second tabs, retries): the next one then sees the
-        # lease this one made instead of racing it. NO KEY UPDATE leaves foreign-key checks
-        # unblocked.
-        cursor.execute("SELECT 1 FROM annotations_user WHERE id = %s FOR NO KEY UPDATE", [rater.pk])
-    own = (
-        Assignment.objects.select_for_update()
-        .filter(study=study, rater=rater, status=AssignmentStatus.OPEN)
-        .first()
-    )
-    if own is not None:
-        if own.expires_at > now:
-            return own
-        # Expired: renew it when the comparison still has room (the rater may still have the
-        # page open), otherwise close it so the rater moves on.
-        comparison_lock(comparison_id=own.comparison_id)
-        room = comparison_room(
-            comparison_id=own.comparison_id, rater_id=rater.pk, overlap=study.overlap, now=now
+    def _room_sql(self, live: str) -> str:
+        return (
+            f"{self.counted_sql} + (SELECT count(*) FROM annotations_assignment l"
+            f" WHERE {live}) < %(overlap)s"
         )
-        if room["has_room"]:
-            own.expires_at = now + timedelta(minutes=study.lease_minutes)
-            own.save(update_fields=["expires_at"])
-            return own
-        own.status = AssignmentStatus.SKIPPED
-        own.skip_reason = EXPIRED_REASON
-        own.finished_at = now
-        own.save(update_fields=["status", "skip_reason", "finished_at"])
-    return _pick_and_lease(study=study, rater=rater, now=now)
 
+    @cached_property
+    def has_room_sql(self) -> str:
+        """True when comparison ``c`` can take the rater: counted judgments plus other raters'
+        live leases below the overlap (the rater's own lease is the one being decided)."""
+        return self._room_sql(_LIVE_OTHERS)
 
-# The common case of assignment_next in one round trip and one transaction: lock the rater (one
-# request per rater at a time), pick a comparison with SKIP LOCKED unless the rater holds an open
-# lease, recount it in a statement of its own now that its row lock is held, lease it if it
-# still has room, and return the rater's open lease with the texts the page shows. The pick
-# travels from the locking statement to the recount in a transaction-local setting.
-_NEXT_SCRIPT = [
-    "SELECT set_config('synchronous_commit', 'off', true)",
-    "SELECT 1 FROM annotations_user WHERE id = %(rater)s FOR NO KEY UPDATE",
-    """
+    @cached_property
+    def pick_sql(self) -> str:
+        """Lock the first eligible comparison and hand its id (text, '' for none) to the lease
+        statement through a transaction-local setting; returns that text.
+
+        SKIP LOCKED lets concurrent raters pass each other instead of queueing on one row. The
+        room test here saw a snapshot taken before the lock, so lease_sql tests it again. The
+        rater has no lease on a candidate (NOT EXISTS m), so every live lease is another
+        rater's: counted without the rater test, from the lease index alone.
+
+        Why a setting carries the pick: the recount needs a snapshot taken after the lock,
+        which only a new statement gets (a data-modifying CTE shares the pick's snapshot), and
+        an SQL function would need dynamic SQL for the rule's fragments, planned on every call
+        instead of prepared once.
+        """
+        bound = "AND c.judgment_count < %(overlap)s" if self.counts is None else ""
+        return f"""
 SELECT set_config('prefeval.pick', coalesce((
     SELECT c.id
       FROM annotations_comparison c
      WHERE c.study_id = %(study)s
-       AND c.judgment_count < %(overlap)s
+       {bound}
+       AND NOT (c.id = ANY(%(tried)s::bigint[]))
        AND NOT EXISTS (SELECT 1 FROM annotations_assignment o
                         WHERE o.study_id = %(study)s AND o.rater_id = %(rater)s
                           AND o.status = 'open')
        AND NOT EXISTS (SELECT 1 FROM annotations_assignment m
                         WHERE m.comparison_id = c.id AND m.rater_id = %(rater)s)
-       AND NOT EXISTS (SELECT 1 FROM annotations_judgment j
-                        WHERE j.comparison_id = c.id AND j.rater_id = %(rater)s)
-       AND c.judgment_count + (SELECT count(*) FROM annotations_assignment l
-                                WHERE l.comparison_id = c.id AND l.status = 'open'
-                                  AND l.expires_at > %(now)s) < %(overlap)s
-     ORDER BY c.study_id, c.judgment_count, c.id
+       AND NOT EXISTS (SELECT 1 FROM annotations_judgment jr
+                        WHERE jr.comparison_id = c.id AND jr.rater_id = %(rater)s)
+       AND {self._room_sql(_LIVE)}
+     ORDER BY {self.order}
      LIMIT 1
-       FOR UPDATE OF c SKIP LOCKED)::text, ''), true)""",
-    """
+       FOR UPDATE OF c SKIP LOCKED)::text, ''), true)"""
+
+    @cached_property
+    def lease_sql(self) -> str:
+        """Lease the comparison pick_sql locked when it still has room, counterbalanced;
+        returns the new lease's id, or no row (nothing picked, or filled meanwhile).
+
+        A statement of its own after the lock: it sees every lease and judgment committed
+        before the lock was granted, so its room test is exact.
+        """
+        judged = "" if self.counts is None else f" AND ({self.counts})"
+        return f"""
 INSERT INTO annotations_assignment
        (study_id, comparison_id, rater_id, left_is_a, status, skip_reason, created_at,
         expires_at, finished_at)
@@ -222,21 +152,102 @@ SELECT %(study)s::bigint, c.id, %(rater)s::bigint,
        CASE WHEN seen.left_a = seen.left_b THEN random() < 0.5 ELSE seen.left_a < seen.left_b END,
        'open', '', %(now)s::timestamptz, %(expires)s::timestamptz, NULL
   FROM annotations_comparison c,
-       LATERAL (SELECT count(*) AS n FROM annotations_assignment l
-                 WHERE l.comparison_id = c.id AND l.status = 'open'
-                   AND l.expires_at > %(now)s AND l.rater_id <> %(rater)s) live,
        LATERAL (SELECT count(*) FILTER (WHERE s.left_is_a) AS left_a,
                        count(*) FILTER (WHERE NOT s.left_is_a) AS left_b
                   FROM (SELECT j.left_is_a FROM annotations_judgment j
-                         WHERE j.comparison_id = c.id
+                         WHERE j.comparison_id = c.id{judged}
                         UNION ALL
-                        SELECT a.left_is_a FROM annotations_assignment a
-                         WHERE a.comparison_id = c.id AND a.status = 'open'
-                           AND a.expires_at > %(now)s AND a.rater_id <> %(rater)s) s) seen
- WHERE c.id = nullif(current_setting('prefeval.pick'), '')::bigint
-   AND c.judgment_count + live.n < %(overlap)s""",
+                        SELECT l.left_is_a FROM annotations_assignment l
+                         WHERE {_LIVE_OTHERS}) s) seen
+ WHERE c.id = nullif(current_setting('prefeval.pick', true), '')::bigint
+   AND {self.has_room_sql}
+RETURNING id"""
+
+    @cached_property
+    def room_sql(self) -> str:
+        """Whether comparison %(comparison)s has room for the rater (one boolean row).
+
+        The caller holds the comparison's row lock and runs this as a statement of its own.
+        """
+        return (
+            f"SELECT {self.has_room_sql} FROM annotations_comparison c WHERE c.id = %(comparison)s"
+        )
+
+
+# A lease of comparison c that is open and has not expired; and one of another rater.
+_LIVE = "l.comparison_id = c.id AND l.status = 'open' AND l.expires_at > %(now)s"
+_LIVE_OTHERS = f"{_LIVE} AND l.rater_id <> %(rater)s"
+
+# Today's rule: every judgment counts, fewest judgments first.
+PICK_RULE = PickRule()
+
+
+def study_pick_rule(*, study: Study) -> PickRule:
+    """The pick rule of `study`; the next and submit paths both take it from here."""
+    return PICK_RULE
+
+
+_COMPARISON_LOCK = "SELECT 1 FROM annotations_comparison WHERE id = %(comparison)s FOR UPDATE"
+
+
+def _require_rater(*, study: Study, rater: User) -> None:
+    if not rater.is_rater:
+        raise PermissionDenied("only raters take assignments")
+    if not study.is_open:
+        raise StudyClosed(study)
+
+
+def comparison_has_room(
+    *, rule: PickRule, comparison_id: int, rater_id: int, overlap: int, now: datetime
+) -> bool:
+    """Whether the comparison can take this rater's lease or judgment under `rule`.
+
+    Takes the comparison's row lock first (held to the end of the caller's transaction; every
+    change to its judgments or leases holds it), then counts in a statement of its own, which
+    under READ COMMITTED sees everything committed before the lock was granted.
     """
-SELECT current_setting('prefeval.pick'), lease.*
+    params = {"comparison": comparison_id, "rater": rater_id, "overlap": overlap, "now": now}
+    sql_rows(sql=_COMPARISON_LOCK, params=params)
+    return bool(sql_rows(sql=rule.room_sql, params=params)[0][0])
+
+
+def _pick_params(*, study: Study, rater: User, now: datetime) -> dict[str, Any]:
+    return {
+        "study": study.pk,
+        "rater": rater.pk,
+        "overlap": study.overlap,
+        "now": now,
+        "expires": now + timedelta(minutes=study.lease_minutes),
+        "tried": [],
+    }
+
+
+def comparison_lease(*, rule: PickRule, study: Study, rater: User, now: datetime) -> int | None:
+    """Lease the rater the first comparison `rule` picks; the new lease's id, None if none.
+
+    Runs inside the caller's transaction, which holds the rater's user row lock and in which
+    the rater has no open lease in `study`. A pick that filled up between its snapshot and its
+    lock is passed over for the next one, up to MAX_CANDIDATES.
+    """
+    params = _pick_params(study=study, rater=rater, now=now)
+    for _ in range(MAX_CANDIDATES):
+        picked = sql_rows(sql=rule.pick_sql, params=params)[0][0]
+        if picked == "":
+            return None
+        leased = sql_rows(sql=rule.lease_sql, params=params)
+        if leased:
+            return leased[0][0]
+        params["tried"] = [*params["tried"], int(picked)]
+    return None
+
+
+_SYNC_OFF = "SELECT set_config('synchronous_commit', 'off', true)"
+# One request per rater at a time (second tabs, retries): the next one then sees the lease this
+# one made instead of racing it. NO KEY UPDATE leaves foreign-key checks unblocked.
+_RATER_LOCK = "SELECT 1 FROM annotations_user WHERE id = %(rater)s FOR NO KEY UPDATE"
+# The rater's open lease with the texts the page shows, after the pick's setting.
+_LEASE_LOAD = """
+SELECT current_setting('prefeval.pick', true), lease.*
   FROM (SELECT 1) one
   LEFT JOIN LATERAL (
        SELECT a.id, a.comparison_id, a.left_is_a, a.status, a.created_at, a.expires_at,
@@ -248,12 +259,55 @@ SELECT current_setting('prefeval.pick'), lease.*
          FROM annotations_assignment a
          JOIN annotations_comparison c ON c.id = a.comparison_id
         WHERE a.study_id = %(study)s AND a.rater_id = %(rater)s AND a.status = 'open') lease
-    ON true""",
-]
+    ON true"""
+
+
+@cache
+def _next_script(rule: PickRule) -> list[str]:
+    """The common case of assignment_next in one round trip and one transaction.
+
+    A lease lost in a server crash costs nothing (the rater asks again), so its commit need not
+    wait for the disk; judgments keep the durable default. Lock the rater, pick and lock a
+    comparison unless the rater holds an open lease, lease it if the recount finds room, and
+    return the rater's open lease.
+    """
+    return [_SYNC_OFF, _RATER_LOCK, rule.pick_sql, rule.lease_sql, _LEASE_LOAD]
+
+
+def _next_in_transaction(*, rule: PickRule, study: Study, rater: User, now: datetime) -> int | None:
+    """The rare cases step by step: renew or close an expired own lease, then lease anew."""
+    params = {"rater": rater.pk}
+    sql_rows(sql=_SYNC_OFF, params=params)
+    sql_rows(sql=_RATER_LOCK, params=params)
+    own = (
+        Assignment.objects.select_for_update()
+        .filter(study=study, rater=rater, status=AssignmentStatus.OPEN)
+        .first()
+    )
+    if own is not None:
+        if own.expires_at > now:
+            return own.pk
+        # Expired: renew it when the comparison still has room (the rater may still have the
+        # page open), otherwise close it so the rater moves on.
+        if comparison_has_room(
+            rule=rule,
+            comparison_id=own.comparison_id,
+            rater_id=rater.pk,
+            overlap=study.overlap,
+            now=now,
+        ):
+            own.expires_at = now + timedelta(minutes=study.lease_minutes)
+            own.save(update_fields=["expires_at"])
+            return own.pk
+        own.status = AssignmentStatus.SKIPPED
+        own.skip_reason = EXPIRED_REASON
+        own.finished_at = now
+        own.save(update_fields=["status", "skip_reason", "finished_at"])
+    return comparison_lease(rule=rule, study=study, rater=rater, now=now)
 
 
 def _lease_from_row(*, row: tuple, study: Study, rater: User) -> Assignment:
-    """The open lease with its comparison, prompt and outputs, as loaded by _NEXT_SCRIPT."""
+    """The open lease with its comparison, prompt and outputs, as loaded by _LEASE_LOAD."""
     (pk, comparison_id, left_is_a, status, created_at, expires_at, prompt_id, a_id, b_id) = row[:9]
     prompt_text, messages, a_text, b_text = row[9:13]
     if isinstance(messages, str):
@@ -275,29 +329,18 @@ def _lease_from_row(*, row: tuple, study: Study, rater: User) -> Assignment:
         created_at=created_at,
         expires_at=expires_at,
     )
-    for instance in (
-        assignment,
-        comparison,
-        comparison.prompt,
-        comparison.output_a,
-        comparison.output_b,
-    ):
-        instance._state.adding = False
-        instance._state.db = connection.alias
+    instances_mark_loaded(
+        assignment, comparison, comparison.prompt, comparison.output_a, comparison.output_b
+    )
     return assignment
 
 
-def _next_fast(*, study: Study, rater: User, now: datetime) -> tuple[bool, Assignment | None]:
+def _next_fast(
+    *, rule: PickRule, study: Study, rater: User, now: datetime
+) -> tuple[bool, Assignment | None]:
     """(settled, lease): settled is False when the slow path must decide (see assignment_next)."""
     rows = sql_script_run(
-        statements=_NEXT_SCRIPT,
-        params={
-            "study": study.pk,
-            "rater": rater.pk,
-            "overlap": study.overlap,
-            "now": now,
-            "expires": now + timedelta(minutes=study.lease_minutes),
-        },
+        statements=_next_script(rule), params=_pick_params(study=study, rater=rater, now=now)
     )
     picked, row = rows[0][0], rows[0][1:]
     if row[0] is None:
@@ -315,29 +358,31 @@ def assignment_next(*, study: Study, rater: User) -> Assignment | None:
     """The rater's open lease in `study`, or a new one; None when nothing is left for them.
 
     A reload or a second tab gets the same open lease back. A new lease goes to a comparison
-    with judgments plus live leases below the study's overlap, that this rater has neither
-    judged, skipped nor leased, fewest judgments first, with the order counterbalanced.
+    the study's pick rule finds: counted judgments plus live leases below the study's overlap,
+    never met by this rater (judged, skipped or leased), fewest judgments first, with the order
+    counterbalanced. Refused with StudyClosed when the study is closed.
 
     The lease comes back with its comparison, prompt and both outputs loaded.
     """
     _require_rater(study=study, rater=rater)
+    rule = study_pick_rule(study=study)
     for _ in range(3):
         now = timezone.now()
         try:
-            settled, lease = _next_fast(study=study, rater=rater, now=now)
+            settled, lease = _next_fast(rule=rule, study=study, rater=rater, now=now)
             if settled:
                 return lease
             # Rare cases (an expired own lease, a pick that filled up under the lock): the
             # step-by-step transaction below.
             with transaction.atomic():
-                lease = _next_in_transaction(study=study, rater=rater, now=now)
-            if lease is None:
+                lease_id = _next_in_transaction(rule=rule, study=study, rater=rater, now=now)
+            if lease_id is None:
                 return None
             return (
                 Assignment.objects.select_related(
                     "comparison__prompt", "comparison__output_a", "comparison__output_b"
                 )
-                .filter(pk=lease.pk)
+                .filter(pk=lease_id)
                 .first()
             )
         except IntegrityError:

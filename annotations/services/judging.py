@@ -26,12 +26,14 @@ since the lease was handed out is stored.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -50,11 +52,14 @@ from annotations.models import (
 from annotations.services.assignment import (
     EXPIRED_REASON,
     NotYourAssignment,
-    comparison_lock,
-    comparison_room,
+    PickRule,
+    StudyClosed,
+    comparison_has_room,
+    study_pick_rule,
 )
-from annotations.sql import sql_script_run
+from annotations.sql import instances_mark_loaded, sql_script_run
 
+# The verdicts a rater (or an imported file) can give, in left/right terms.
 WINNERS = ("left", "right", "tie", "both_bad")
 MAX_RATIONALE = 10_000
 DURATION_SLACK_MS = 5_000
@@ -222,24 +227,27 @@ def _duration(*, assignment: Assignment, reported: Any, now: datetime) -> int:
     return min(elapsed, MAX_DURATION_MS)
 
 
-# The common case of judgment_submit in one round trip and one durable commit: lock the assignment,
-# then the comparison (the order every path takes), and in a statement of its own, which sees
-# everything committed before the locks were granted, insert the judgment when the lease is
-# still open and the comparison has room, close the lease and count the judgment. No row comes
-# back when any condition fails, and then nothing was written.
-_SUBMIT_SCRIPT = [
-    "SELECT 1 FROM annotations_assignment WHERE id = %(assignment)s FOR UPDATE",
-    "SELECT 1 FROM annotations_comparison WHERE id = %(comparison)s FOR UPDATE",
+@cache
+def _submit_script(rule: PickRule) -> list[str]:
+    """The common case of judgment_submit in one round trip and one durable commit.
+
+    Lock the assignment, then the comparison (the order every path takes), and in a statement of
+    its own, which sees everything committed before the locks were granted, insert the judgment
+    when the lease is still open, the study open and the comparison has room under the pick
+    rule; then close the lease and count the judgment. No row comes back when any condition
+    fails, and then nothing was written.
     """
+    return [
+        "SELECT 1 FROM annotations_assignment WHERE id = %(assignment)s FOR UPDATE",
+        "SELECT 1 FROM annotations_comparison WHERE id = %(comparison)s FOR UPDATE",
+        f"""
 WITH ok AS (
     SELECT 1
-      FROM annotations_assignment a, annotations_comparison c
+      FROM annotations_assignment a, annotations_comparison c, annotations_study s
      WHERE a.id = %(assignment)s AND a.rater_id = %(rater)s AND a.status = 'open'
+       AND s.id = a.study_id AND s.is_open
        AND c.id = %(comparison)s
-       AND c.judgment_count + (SELECT count(*) FROM annotations_assignment l
-                                WHERE l.comparison_id = c.id AND l.status = 'open'
-                                  AND l.expires_at > %(now)s
-                                  AND l.rater_id <> %(rater)s) < %(overlap)s),
+       AND {rule.has_room_sql}),
 ins AS (
     INSERT INTO annotations_judgment
            (comparison_id, rater_id, assignment_id, scale, preference, both_bad, left_is_a,
@@ -258,7 +266,7 @@ counted AS (
     UPDATE annotations_comparison SET judgment_count = judgment_count + 1
      WHERE id = %(comparison)s AND EXISTS (SELECT 1 FROM ins))
 SELECT id FROM ins""",
-]
+    ]
 
 
 def _judgment_build(
@@ -289,7 +297,13 @@ def _judgment_build(
 
 
 def _submit_fast(
-    *, assignment: Assignment, study: Study, rater: User, verdict: Verdict, duration_ms: Any
+    *,
+    rule: PickRule,
+    assignment: Assignment,
+    study: Study,
+    rater: User,
+    verdict: Verdict,
+    duration_ms: Any,
 ) -> Judgment | None:
     """The new judgment, or None when the slow path must decide (nothing was written then)."""
     now = timezone.now()
@@ -302,7 +316,7 @@ def _submit_fast(
         now=now,
     )
     rows = sql_script_run(
-        statements=_SUBMIT_SCRIPT,
+        statements=_submit_script(rule),
         params={
             "assignment": assignment.pk,
             "comparison": assignment.comparison_id,
@@ -323,8 +337,7 @@ def _submit_fast(
     if not rows:
         return None
     judgment.pk = rows[0][0]
-    judgment._state.adding = False
-    judgment._state.db = connection.alias
+    instances_mark_loaded(judgment)
     return judgment
 
 
@@ -349,29 +362,40 @@ def judgment_submit(
 
     Idempotent: a repeat (double click, retry, second tab) returns the stored judgment with
     created=False, whatever it carries. A submit after the lease expired is accepted while the
-    comparison still needs a rater and refused with LeaseLost otherwise.
+    comparison still has room under the study's pick rule and refused with LeaseLost otherwise.
+    A first submit on a closed study is refused with StudyClosed. Nothing is written when the
+    submit is refused.
+
+    Lock order (both paths): the assignment row, then the comparison row; the room is counted
+    in a statement that starts after both are held.
     """
     if assignment.rater_id != rater.pk:
         raise NotYourAssignment("this assignment belongs to another rater")
     study = _study_of(assignment)
-    if assignment.status == AssignmentStatus.OPEN:
+    rule = study_pick_rule(study=study)
+
+    def validate(left_is_a: bool) -> Verdict:
+        return verdict_validate(
+            study=study,
+            left_is_a=left_is_a,
+            winner=winner,
+            strength=strength,
+            criteria=criteria,
+            flags=flags,
+            rationale=rationale,
+        )
+
+    if assignment.status == AssignmentStatus.OPEN and study.is_open:
         # The common case, the lease open as last read: one message. Anything unusual (an
-        # invalid answer, which a concurrent first submit would make a repeat, a lease closed
-        # or a comparison filled meanwhile) is decided under the locks by the path below.
+        # invalid answer, which a concurrent first submit would make a repeat, a lease closed,
+        # a study closed or a comparison filled meanwhile) is decided under the locks below.
         try:
-            verdict = verdict_validate(
-                study=study,
-                left_is_a=assignment.left_is_a,
-                winner=winner,
-                strength=strength,
-                criteria=criteria,
-                flags=flags,
-                rationale=rationale,
-            )
+            verdict = validate(assignment.left_is_a)
         except ValidationError:
             verdict = None
         if verdict is not None:
             judgment = _submit_fast(
+                rule=rule,
                 assignment=assignment,
                 study=study,
                 rater=rater,
@@ -381,60 +405,49 @@ def judgment_submit(
             if judgment is not None:
                 return judgment, True
     return _submit_locked(
+        rule=rule,
         assignment=assignment,
         study=study,
         rater=rater,
-        winner=winner,
-        strength=strength,
-        criteria=criteria,
-        flags=flags,
-        rationale=rationale,
+        validate=validate,
         duration_ms=duration_ms,
     )
 
 
 def _submit_locked(
     *,
+    rule: PickRule,
     assignment: Assignment,
     study: Study,
     rater: User,
-    winner: Any,
-    strength: Any,
-    criteria: Any,
-    flags: Any,
-    rationale: Any,
+    validate: Callable[[bool], Verdict],
     duration_ms: Any,
 ) -> tuple[Judgment, bool]:
+    """judgment_submit step by step under the locks; `validate` checks the answer for an order."""
     with transaction.atomic():
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
         if locked.rater_id != rater.pk:
             raise NotYourAssignment("this assignment belongs to another rater")
         if locked.status == AssignmentStatus.DONE:
             return Judgment.objects.get(comparison_id=locked.comparison_id, rater=rater), False
+        # Read afresh: the copy the caller loaded may predate the closing.
+        if not Study.objects.filter(pk=study.pk, is_open=True).exists():
+            raise StudyClosed(study)
         # Validate only once we know this is the first submit: a repeat returns the stored
         # judgment even if the client's copy of the form has changed since.
-        verdict = verdict_validate(
-            study=study,
-            left_is_a=locked.left_is_a,
-            winner=winner,
-            strength=strength,
-            criteria=criteria,
-            flags=flags,
-            rationale=rationale,
-        )
+        verdict = validate(locked.left_is_a)
         if locked.status == AssignmentStatus.SKIPPED:
             if locked.skip_reason == EXPIRED_REASON:
                 raise LeaseLost()
             raise ValidationError("you skipped this comparison", code="skipped")
         now = timezone.now()
-        comparison_lock(comparison_id=locked.comparison_id)
-        room = comparison_room(
+        if not comparison_has_room(
+            rule=rule,
             comparison_id=locked.comparison_id,
             rater_id=rater.pk,
             overlap=study.overlap,
             now=now,
-        )
-        if not room["has_room"]:
+        ):
             raise LeaseLost()
         try:
             with transaction.atomic():

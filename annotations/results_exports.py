@@ -18,7 +18,7 @@ import orjson
 from django.core.exceptions import ValidationError
 
 from annotations.exports import Export, ExportFormat, export_format_register
-from annotations.figures import FIGURE_FORMATS, results_figure_render
+from annotations.analysis.figures import FIGURE_FORMATS, results_figure_render
 from annotations.models import Study
 from annotations.selectors.judgments import JudgmentFilter
 

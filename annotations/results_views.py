@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
-from annotations.figures import FIGURE_FORMATS, results_figure_render
+from annotations.analysis.figures import FIGURE_FORMATS, results_figure_render
 from annotations.models import Study
 from annotations.selectors.results import (
     CACHE_SECONDS,

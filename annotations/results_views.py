@@ -11,16 +11,12 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
+from annotations.analysis.cache import CACHE_SECONDS, study_results
 from annotations.analysis.figures import FIGURE_FORMATS, results_figure_render
+from annotations.analysis.options import MAX_RESAMPLES, METHODS, MIN_RESAMPLES
 from annotations.models import Study
-from annotations.selectors.results import (
-    CACHE_SECONDS,
-    MAX_RESAMPLES,
-    METHODS,
-    MIN_RESAMPLES,
-    study_results,
-    study_results_version,
-)
+from annotations.selectors.results import study_results_version
+from annotations.stats import DEFAULT_RESAMPLES
 
 REFRESH_SECONDS = 30
 
@@ -36,7 +32,7 @@ def _options(request: HttpRequest) -> dict[str, Any]:
     return {
         "baseline": get.get("baseline") or None,
         "method": get.get("method") or "bootstrap",
-        "resamples": get.get("resamples") or 2000,
+        "resamples": get.get("resamples") or DEFAULT_RESAMPLES,
         "seed": get.get("seed") or 0,
     }
 

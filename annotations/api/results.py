@@ -12,16 +12,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotations.analysis.cache import study_results
+from annotations.analysis.options import MAX_RESAMPLES, METHODS, MIN_RESAMPLES
 from annotations.api.errors import django_errors, error_response
 from annotations.api.exports import IgnoreFormatParameter
 from annotations.api.permissions import IsResearcherOrAdmin
 from annotations.models import Study
-from annotations.selectors.results import (
-    MAX_RESAMPLES,
-    METHODS,
-    MIN_RESAMPLES,
-    study_results,
-)
+from annotations.stats import DEFAULT_RESAMPLES
 
 
 class StudyResultsView(APIView):
@@ -66,7 +63,7 @@ class StudyResultsView(APIView):
                 study=study,
                 baseline=params.get("baseline") or None,
                 method=params.get("method") or "bootstrap",
-                resamples=params.get("resamples") or 2000,
+                resamples=params.get("resamples") or DEFAULT_RESAMPLES,
                 seed=params.get("seed") or 0,
             )
         except ValidationError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,17 @@ class ResultsOptions:
     resamples: int
     seed: int
     confidence: float
+
+
+def results_query_parse(*, query: Mapping[str, Any]) -> dict[str, Any]:
+    """The results options of a page's or the API's query string, as results_options_validate
+    (and study_results) take them; empty values mean the defaults."""
+    return {
+        "baseline": query.get("baseline") or None,
+        "method": query.get("method") or "bootstrap",
+        "resamples": query.get("resamples") or DEFAULT_RESAMPLES,
+        "seed": query.get("seed") or 0,
+    }
 
 
 def _as_int(field: str, value: Any) -> int:

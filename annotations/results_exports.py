@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 from django.core.exceptions import ValidationError
 
+from annotations.analysis.figures import FIGURE_FORMATS, results_figure_render
 from annotations.exports import Export, ExportFormat, export_format_register
-from annotations.figures import FIGURE_FORMATS, results_figure_render
 from annotations.models import Study
 from annotations.selectors.judgments import JudgmentFilter
 
@@ -95,7 +95,7 @@ def _open(kind: str) -> Any:
         _refuse_filters(filters)
         # Imported here: the statistics stack (scipy) loads only when results are asked for,
         # not at the start of every management command that registers the formats.
-        from annotations.selectors.results import study_results
+        from annotations.analysis.cache import study_results
 
         results = study_results(study=study)
         if kind == "csv":

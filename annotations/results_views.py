@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -11,16 +10,16 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 
-from annotations.figures import FIGURE_FORMATS, results_figure_render
-from annotations.models import Study
-from annotations.selectors.results import (
-    CACHE_SECONDS,
+from annotations.analysis.cache import CACHE_SECONDS, study_results
+from annotations.analysis.figures import FIGURE_FORMATS, results_figure_render
+from annotations.analysis.options import (
     MAX_RESAMPLES,
     METHODS,
     MIN_RESAMPLES,
-    study_results,
-    study_results_version,
+    results_query_parse,
 )
+from annotations.models import Study
+from annotations.selectors.results import study_results_version
 
 REFRESH_SECONDS = 30
 
@@ -31,22 +30,12 @@ def _forbidden(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-def _options(request: HttpRequest) -> dict[str, Any]:
-    get = request.GET
-    return {
-        "baseline": get.get("baseline") or None,
-        "method": get.get("method") or "bootstrap",
-        "resamples": get.get("resamples") or 2000,
-        "seed": get.get("seed") or 0,
-    }
-
-
 @login_required
 def results_page(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_object_or_404(Study, slug=slug)
     if (denied := _forbidden(request)) is not None:
         return denied
-    options = _options(request)
+    options = results_query_parse(query=request.GET)
     try:
         results = study_results(study=study, **options)
         errors: dict[str, list[str]] = {}
@@ -79,7 +68,7 @@ def results_figure(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
     if fmt not in FIGURE_FORMATS:
         raise Http404("Unknown figure format.")
     try:
-        results = study_results(study=study, **_options(request))
+        results = study_results(study=study, **results_query_parse(query=request.GET))
     except ValidationError as exc:
         return HttpResponse(
             "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()),

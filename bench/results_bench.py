@@ -61,12 +61,10 @@ from scipy.optimize import minimize  # noqa: E402
 from scipy.special import expit, log_expit  # noqa: E402
 
 from annotations import stats  # noqa: E402
+from annotations.analysis.cache import study_results_compute  # noqa: E402
+from annotations.analysis.options import results_options_validate  # noqa: E402
 from annotations.models import Study, User  # noqa: E402
-from annotations.selectors.results import (  # noqa: E402
-    results_options_validate,
-    study_judgment_arrays,
-    study_results_compute,
-)
+from annotations.selectors.results import study_judgment_arrays  # noqa: E402
 from annotations.services.studies import study_create_or_update, study_delete  # noqa: E402
 from annotations.services.users import user_create_or_update  # noqa: E402
 

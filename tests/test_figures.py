@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from annotations.figures import results_figure_render
+from annotations.analysis.figures import results_figure_render
 from annotations.services.users import user_create_or_update
 from tests.results_support import hand_study
 

@@ -16,12 +16,9 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from scipy import stats as scipy_stats
 
+from annotations.analysis.cache import study_results
 from annotations.models import Study
-from annotations.selectors.results import (
-    study_judgment_arrays,
-    study_results,
-    study_results_version,
-)
+from annotations.selectors.results import study_judgment_arrays, study_results_version
 from annotations.services.assignment import assignment_next
 from annotations.services.judging import judgment_submit
 from annotations.services.studies import study_create_or_update

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from annotations import stats
+from annotations.stats.bootstrap import dense_codes
 
 
 @pytest.mark.parametrize(
@@ -21,7 +22,7 @@ from annotations import stats
     ],
 )
 def test_dense_codes_match_numpy_unique(values: np.ndarray) -> None:
-    labels, codes = stats._dense_codes(values)
+    labels, codes = dense_codes(values)
     expected_labels, expected_codes = np.unique(values, return_inverse=True)
     assert labels.dtype == expected_labels.dtype
     assert labels.tolist() == expected_labels.tolist()

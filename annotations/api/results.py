@@ -12,17 +12,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotations.analysis.cache import study_results
+from annotations.analysis.options import (
+    MAX_RESAMPLES,
+    METHODS,
+    MIN_RESAMPLES,
+    results_query_parse,
+)
 from annotations.api.errors import error_response
 from annotations.api.exports import IgnoreFormatParameter
 from annotations.api.permissions import IsResearcherOrAdmin
 from annotations.errors import django_errors
 from annotations.models import Study
-from annotations.selectors.results import (
-    MAX_RESAMPLES,
-    METHODS,
-    MIN_RESAMPLES,
-    study_results,
-)
 
 
 class StudyResultsView(APIView):
@@ -40,36 +41,16 @@ class StudyResultsView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("baseline", str, description="A model name; default the study's."),
-            OpenApiParameter("method", str, enum=["bootstrap", "wilson", "cluster"]),
-            OpenApiParameter("resamples", int, description="100-10000"),
+            OpenApiParameter("method", str, enum=list(METHODS)),
+            OpenApiParameter("resamples", int, description=f"{MIN_RESAMPLES}-{MAX_RESAMPLES}"),
             OpenApiParameter("seed", int),
-        ],
-        responses={200: OpenApiTypes.OBJECT},
-    )
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("baseline", str, description="model name; default the study's"),
-            OpenApiParameter("method", str, enum=list(METHODS), description="CI method"),
-            OpenApiParameter(
-                "resamples",
-                int,
-                description=f"bootstrap resamples, {MIN_RESAMPLES}-{MAX_RESAMPLES}",
-            ),
-            OpenApiParameter("seed", int, description="bootstrap seed"),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request, slug: str) -> Response:
         study = get_object_or_404(Study, slug=slug)
-        params = request.query_params
         try:
-            results = study_results(
-                study=study,
-                baseline=params.get("baseline") or None,
-                method=params.get("method") or "bootstrap",
-                resamples=params.get("resamples") or 2000,
-                seed=params.get("seed") or 0,
-            )
+            results = study_results(study=study, **results_query_parse(query=request.query_params))
         except ValidationError as exc:
             return error_response(status.HTTP_400_BAD_REQUEST, django_errors(exc))
         response = Response(results)

@@ -7,10 +7,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotations.analysis.cache import study_results
+from annotations.analysis.options import MAX_RESAMPLES, METHODS, MIN_RESAMPLES
 from annotations.errors import validation_message
-from annotations.models import Study
+from annotations.management.options import study_option_add, study_option_get
 from annotations.results_exports import results_csv, results_json
-from annotations.selectors.results import METHODS, study_results
+from annotations.stats import DEFAULT_RESAMPLES
 
 
 def _pct(value: float | None) -> str:
@@ -118,12 +120,16 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--study", required=True, help="slug of the study")
+        study_option_add(parser=parser)
         parser.add_argument("--baseline", help="model to compare against (default: the study's)")
         parser.add_argument(
             "--method", default="bootstrap", help=f"CI method: {', '.join(METHODS)}"
         )
-        parser.add_argument("--resamples", default="2000", help="bootstrap resamples (100-10000)")
+        parser.add_argument(
+            "--resamples",
+            default=str(DEFAULT_RESAMPLES),
+            help=f"bootstrap resamples ({MIN_RESAMPLES}-{MAX_RESAMPLES})",
+        )
         parser.add_argument("--seed", default="0", help="bootstrap seed")
         parser.add_argument(
             "--format",
@@ -133,9 +139,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        study = Study.objects.filter(slug=options["study"]).first()
-        if study is None:
-            raise CommandError(f"no study with slug {options['study']!r}")
+        study = study_option_get(options=options)
         try:
             results = study_results(
                 study=study,

@@ -1,7 +1,7 @@
 """The InstructGPT-style figure: win rate against the baseline per model, with CI error bars.
 
 Rendered on the server with matplotlib's Agg backend from the results contract (see
-annotations.selectors.results). Models with a parameter count (`size`) go on a log-scale size
+annotations.analysis.cache). Models with a parameter count (`size`) go on a log-scale size
 axis, one line per `family` (InstructGPT, Ouyang et al. 2022, Figure 1); the others form a
 dot plot ranked by win rate. The 50% line is where a model is as good as the baseline.
 """

@@ -1,0 +1,1 @@
+"""A study's results: options, the pure computation over judgment arrays, the cache, figures."""

@@ -1,0 +1,7 @@
+"""Defaults shared by the statistics and by every caller that offers them as options."""
+
+# Bootstrap resamples of every interval: win rates and Bradley-Terry ratings alike. The
+# Bradley-Terry bootstrap costs about R x (prompt, pair) cells even when vectorised;
+# bench/stats_coverage.py times it at 100,000 prompts. This module imports nothing, so the URL
+# configuration and the commands read the default without loading numpy or scipy.
+DEFAULT_RESAMPLES = 2000

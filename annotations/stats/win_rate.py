@@ -1,0 +1,286 @@
+"""Win rates against the baseline with CIs and p-values, Wilson intervals, proportions, flags."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from annotations.stats._common import as_scores, check_length, py_value, two_sided_z_p, z_value
+from annotations.stats.bootstrap import dense_codes, label_entropy, resampled_cluster_totals
+from annotations.stats.defaults import DEFAULT_RESAMPLES
+
+CIMethod = Literal["bootstrap", "wilson", "cluster"]
+CI_METHODS: tuple[str, ...] = ("bootstrap", "wilson", "cluster")
+
+
+P_VALUE_CLUSTER_SCORE = (
+    "two-sided z-test of win rate = 0.5 with the prompt-clustered SE evaluated under the null"
+)
+P_VALUE_INDEPENDENT_SCORE = (
+    "two-sided score z-test of win rate = 0.5 treating judgments as independent "
+    "(the test the Wilson interval inverts)"
+)
+
+
+@dataclass(frozen=True)
+class WinRate:
+    """Win rate of a candidate against the baseline, with counts, a CI and a p-value."""
+
+    n: int
+    wins: int
+    ties: int
+    losses: int
+    both_bad: int
+    win_rate: float
+    win_rate_ties_dropped: float
+    ci_low: float
+    ci_high: float
+    method: str
+    confidence: float
+    se: float
+    p_value: float
+    p_value_method: str
+    n_clusters: int
+    n_resamples: int
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """A count k of n with its rate and Wilson score interval (flag rates, position bias)."""
+
+    k: int
+    n: int
+    rate: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    method: str = "wilson"
+
+
+def score_from_preference(*, preference: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Map stored integer preferences (positive favours output a, 0 tie) to scores 1/0.5/0."""
+    p = np.asarray(preference, dtype=np.float64).ravel()
+    return (np.sign(p) + 1.0) / 2.0
+
+
+def wilson_interval(*, p: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a proportion p observed over n trials (p may be fractional)."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    z = z_value(confidence)
+    z2 = z * z
+    denom = 1.0 + z2 / n
+    centre = (p + z2 / (2.0 * n)) / denom
+    half = (z / denom) * math.sqrt(max(p * (1.0 - p), 0.0) / n + z2 / (4.0 * n * n))
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def proportion_estimate(*, k: int, n: int, confidence: float = 0.95) -> Proportion:
+    """Rate k/n with its Wilson interval (e.g. how often a generator's outputs were flagged)."""
+    if k < 0 or n < 0 or k > n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    rate = k / n if n else math.nan
+    low, high = wilson_interval(p=rate, n=n, confidence=confidence)
+    return Proportion(
+        k=int(k), n=int(n), rate=rate, ci_low=low, ci_high=high, confidence=confidence
+    )
+
+
+def flag_rates_by_group(
+    *, flagged: npt.ArrayLike, groups: npt.ArrayLike, confidence: float = 0.95
+) -> dict[Hashable, Proportion]:
+    """Flag rate per group (e.g. per generator) from one boolean per judged output."""
+    f = np.asarray(flagged, dtype=bool).ravel()
+    g = np.asarray(groups).ravel()
+    if len(f) != len(g):
+        raise ValueError(f"groups has {len(g)} entries but flagged has {len(f)}")
+    labels, codes = np.unique(g, return_inverse=True)
+    k = np.bincount(codes, weights=f, minlength=len(labels))
+    n = np.bincount(codes, minlength=len(labels))
+    return {
+        py_value(label): proportion_estimate(k=int(k[i]), n=int(n[i]), confidence=confidence)
+        for i, label in enumerate(labels)
+    }
+
+
+def _empty_win_rate(method: str, confidence: float) -> WinRate:
+    return WinRate(
+        n=0,
+        wins=0,
+        ties=0,
+        losses=0,
+        both_bad=0,
+        win_rate=math.nan,
+        win_rate_ties_dropped=math.nan,
+        ci_low=math.nan,
+        ci_high=math.nan,
+        method=method,
+        confidence=confidence,
+        se=math.nan,
+        p_value=math.nan,
+        p_value_method="",
+        n_clusters=0,
+        n_resamples=0,
+    )
+
+
+def _win_rate(
+    s: npt.NDArray[np.float64],
+    clusters: npt.NDArray[np.generic],
+    both_bad: int,
+    method: str,
+    confidence: float,
+    n_resamples: int,
+    seed: np.random.SeedSequence,
+) -> WinRate:
+    if method not in CI_METHODS:
+        raise ValueError(f"method must be one of {', '.join(CI_METHODS)}; got {method!r}")
+    n = len(s)
+    if n == 0:
+        return _empty_win_rate(method, confidence)
+    wins = int(np.count_nonzero(s == 1.0))
+    ties = int(np.count_nonzero(s == 0.5))
+    losses = n - wins - ties
+    mean = float(s.mean())
+    ties_dropped = wins / (wins + losses) if wins + losses else math.nan
+
+    _, codes = dense_codes(clusters)
+    n_clusters = int(codes.max()) + 1
+    sums = np.bincount(codes, weights=s, minlength=n_clusters)
+    counts = np.bincount(codes, minlength=n_clusters).astype(np.float64)
+    # Miller (2024): SE = sqrt(sum_c (sum_{i in c} (s_i - mean))^2) / n
+    se_cluster = float(np.sqrt(np.sum((sums - mean * counts) ** 2)) / n)
+    # The same clustered SE evaluated at the null is never zero unless every judgment is a tie,
+    # so an all-wins sample still gets a finite, honest p-value.
+    se_null = float(np.sqrt(np.sum((sums - 0.5 * counts) ** 2)) / n)
+    z = z_value(confidence)
+
+    if method == "wilson":
+        low, high = wilson_interval(p=mean, n=n, confidence=confidence)
+        se = math.sqrt(mean * (1.0 - mean) / n)
+        p_value = two_sided_z_p(mean, 0.5, math.sqrt(0.25 / n))
+        p_method = P_VALUE_INDEPENDENT_SCORE
+        used_resamples = 0
+    elif n_clusters < 2:
+        # One prompt says nothing about prompt-to-prompt variation: no clustered interval.
+        low = high = se = p_value = math.nan
+        p_method = P_VALUE_CLUSTER_SCORE
+        used_resamples = 0
+    elif method == "cluster":
+        low, high = max(0.0, mean - z * se_cluster), min(1.0, mean + z * se_cluster)
+        se = se_cluster
+        p_value = two_sided_z_p(mean, 0.5, se_null)
+        p_method = P_VALUE_CLUSTER_SCORE
+        used_resamples = 0
+    else:
+        if n_resamples < 1:
+            raise ValueError(f"n_resamples must be positive, got {n_resamples}")
+        totals = resampled_cluster_totals(
+            np.column_stack([sums, counts]), n_resamples=n_resamples, seed=seed
+        )
+        means = totals[:, 0] / totals[:, 1]
+        alpha = 1.0 - confidence
+        low, high = (float(q) for q in np.quantile(means, [alpha / 2.0, 1.0 - alpha / 2.0]))
+        se = float(means.std(ddof=1)) if n_resamples > 1 else math.nan
+        p_value = two_sided_z_p(mean, 0.5, se_null)
+        p_method = P_VALUE_CLUSTER_SCORE
+        used_resamples = n_resamples
+
+    return WinRate(
+        n=n,
+        wins=wins,
+        ties=ties,
+        losses=losses,
+        both_bad=both_bad,
+        win_rate=mean,
+        win_rate_ties_dropped=ties_dropped,
+        ci_low=float(low),
+        ci_high=float(high),
+        method=method,
+        confidence=confidence,
+        se=se,
+        p_value=p_value,
+        p_value_method=p_method,
+        n_clusters=n_clusters,
+        n_resamples=used_resamples,
+    )
+
+
+def _prepare(
+    scores: npt.ArrayLike, clusters: npt.ArrayLike | None, both_bad: npt.ArrayLike | None
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.generic], npt.NDArray[np.bool_]]:
+    s = as_scores(scores)
+    c = np.arange(len(s)) if clusters is None else np.asarray(clusters).ravel()
+    check_length("clusters", c, len(s))
+    bb = np.zeros(len(s), dtype=bool) if both_bad is None else np.asarray(both_bad, bool).ravel()
+    check_length("both_bad", bb, len(s))
+    if np.any(bb & (s != 0.5)):
+        raise ValueError("a 'both bad' judgment must be scored 0.5 (it counts as a tie)")
+    return s, c, bb
+
+
+def win_rate_estimate(
+    *,
+    scores: npt.ArrayLike,
+    clusters: npt.ArrayLike | None = None,
+    both_bad: npt.ArrayLike | None = None,
+    method: CIMethod = "bootstrap",
+    confidence: float = 0.95,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> WinRate:
+    """Win rate = mean(s) of judgment scores s in {1, 0.5, 0} with a CI and a p-value.
+
+    clusters: one prompt id per judgment (None: every judgment is its own cluster).
+    both_bad: optional flags; those judgments must be scored 0.5 and are counted separately.
+    Methods:
+      bootstrap  resample prompts with replacement, recompute the pooled mean, percentile CI;
+      wilson     Wilson score interval applied to p = mean(s), judgments taken as independent;
+      cluster    mean +/- z * cluster-robust SE (Miller 2024), clipped to [0, 1].
+    p-value against 50%: for bootstrap and cluster a two-sided z-test whose SE is the
+    prompt-clustered SE computed under the null (a score test, never a zero SE); for wilson the
+    independent-judgment score test that the Wilson interval inverts.
+    The bootstrap is reproducible: the same seed gives the same interval. With fewer than two
+    prompts the bootstrap and cluster methods give nan (no between-prompt variation to see).
+    """
+    s, c, bb = _prepare(scores, clusters, both_bad)
+    return _win_rate(
+        s, c, int(bb.sum()), method, confidence, n_resamples, np.random.SeedSequence(seed)
+    )
+
+
+def win_rates_by_group(
+    *,
+    scores: npt.ArrayLike,
+    groups: npt.ArrayLike,
+    clusters: npt.ArrayLike | None = None,
+    both_bad: npt.ArrayLike | None = None,
+    method: CIMethod = "bootstrap",
+    confidence: float = 0.95,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> dict[Hashable, WinRate]:
+    """win_rate_estimate for each group label: per generator, per category, per criterion.
+
+    Each group's bootstrap draws from its own seed derived from (seed, label), so a group's
+    interval does not change when other groups are added.
+    """
+    s, c, bb = _prepare(scores, clusters, both_bad)
+    g = np.asarray(groups).ravel()
+    check_length("groups", g, len(s))
+    labels, codes = dense_codes(g)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
+    out: dict[Hashable, WinRate] = {}
+    for i, label in enumerate(labels):
+        rows = order[bounds[i] : bounds[i + 1]]
+        seed_seq = np.random.SeedSequence(label_entropy(seed, label))
+        out[py_value(label)] = _win_rate(
+            s[rows], c[rows], int(bb[rows].sum()), method, confidence, n_resamples, seed_seq
+        )
+    return out

@@ -15,9 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.exports import export_open
+from annotations.exports.registry import export_open
 from annotations.models import Study
-from annotations.selectors.judgments import judgment_filter_build
+from annotations.selectors.judgment_filters import judgment_filter_build
 
 
 class CanSeeResults(BasePermission):

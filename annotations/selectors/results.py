@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations.models import Criterion, Flag, Generator, Study, User
-from annotations.selectors.judgments import rater_pseudonym
+from annotations.selectors.pseudonyms import rater_pseudonym
 
 # The statistics stack (scipy) is imported by the functions that compute, not here: the URL
 # configuration imports this module, and a worker that never computes results (exports, rating)

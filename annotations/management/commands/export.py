@@ -12,10 +12,10 @@ from typing import Any, BinaryIO
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotations.exports import EXPORT_FORMATS, Export, export_open
+from annotations.exports.registry import EXPORT_FORMATS, Export, export_open
 from annotations.management.errors import validation_message
 from annotations.models import Study
-from annotations.selectors.judgments import judgment_filter_build
+from annotations.selectors.judgment_filters import judgment_filter_build
 
 
 def _write_atomically(path: Path, chunks: Any) -> int:
@@ -69,13 +69,13 @@ class Command(BaseCommand):
             "--rater",
             action="append",
             default=[],
-            help="only this rater: pseudonymous id (r-...) or username (repeatable)",
+            help="only this rater, by the pseudonymous id exports show (r-...) (repeatable)",
         )
         parser.add_argument(
             "--exclude-rater",
             action="append",
             default=[],
-            help="leave this rater out: pseudonymous id or username (repeatable)",
+            help="leave this rater out, by pseudonymous id (r-...) (repeatable)",
         )
         parser.add_argument("--since", help="judgments at or after this ISO 8601 date/time (UTC)")
         parser.add_argument(

@@ -7,9 +7,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotations.exports.results import results_csv, results_json
 from annotations.management.errors import validation_message
 from annotations.models import Study
-from annotations.results_exports import results_csv, results_json
 from annotations.selectors.results import METHODS, study_results
 
 

@@ -173,25 +173,15 @@ def _judgments_jsonl_chunks(*, study: Study, filters: JudgmentFilter) -> Iterato
     return text_chunks_join(_judgments_jsonl_lines(study=study, filters=filters))
 
 
-def _open_judgments_csv(
+def _open_judgments(
     *, study: Study, filters: JudgmentFilter, export_format: ExportFormat
 ) -> Export:
-    chunks = _judgments_csv_chunks(study=study, filters=filters)
-    return _judgments_export(study=study, export_format=export_format, chunks=chunks)
-
-
-def _open_judgments_jsonl(
-    *, study: Study, filters: JudgmentFilter, export_format: ExportFormat
-) -> Export:
-    chunks = _judgments_jsonl_chunks(study=study, filters=filters)
-    return _judgments_export(study=study, export_format=export_format, chunks=chunks)
-
-
-def _judgments_export(
-    *, study: Study, export_format: ExportFormat, chunks: Iterator[bytes]
-) -> Export:
-    filename = export_filename(study=study, stem="judgments", export_format=export_format)
-    return Export(format=export_format, filename=filename, chunks=chunks)
+    write = _judgments_csv_chunks if export_format.extension == "csv" else _judgments_jsonl_chunks
+    return Export(
+        format=export_format,
+        filename=export_filename(study=study, stem="judgments", export_format=export_format),
+        chunks=write(study=study, filters=filters),
+    )
 
 
 JUDGMENT_FORMATS = (
@@ -200,14 +190,14 @@ JUDGMENT_FORMATS = (
         extension="csv",
         content_type="text/csv; charset=utf-8",
         description="Every judgment with its context (CSV, spreadsheet-safe)",
-        open=_open_judgments_csv,
+        open=_open_judgments,
     ),
     ExportFormat(
         name="judgments-jsonl",
         extension="jsonl",
         content_type=JSONL_CONTENT_TYPE,
         description="Every judgment with its context (JSON Lines, exact text)",
-        open=_open_judgments_jsonl,
+        open=_open_judgments,
     ),
 )
 

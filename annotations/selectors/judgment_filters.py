@@ -130,24 +130,14 @@ def judgment_filter_build(
     """
     generators = tuple(dict.fromkeys(_given(generators)))
     categories = tuple(dict.fromkeys(_given(categories)))
-    if generators:
-        _require_in_study(
-            study=study,
-            model=Generator,
-            column="name",
-            values=generators,
-            name="generator",
-            what="model named",
-        )
-    if categories:
-        _require_in_study(
-            study=study,
-            model=Prompt,
-            column="category",
-            values=categories,
-            name="category",
-            what="prompt category",
-        )
+    for model, column, values, name, what in (
+        (Generator, "name", generators, "generator", "model named"),
+        (Prompt, "category", categories, "category", "prompt category"),
+    ):
+        if values:
+            _require_in_study(
+                study=study, model=model, column=column, values=values, name=name, what=what
+            )
     rater_ids = _resolve_raters(study=study, values=raters, name="rater") if raters else ()
     exclude_ids = (
         _resolve_raters(study=study, values=exclude_raters, name="exclude_rater")

@@ -10,6 +10,6 @@ class AnnotationsConfig(AppConfig):
 
     def ready(self) -> None:
         # The results downloads join the export registry once every model is loaded.
-        from annotations.results_exports import results_formats_register
+        from annotations.exports.results import results_formats_register
 
         results_formats_register()

@@ -72,7 +72,7 @@ def test_error_component_is_the_shared_shape() -> None:
 
 
 def test_export_formats_come_from_the_registry() -> None:
-    from annotations.exports import EXPORT_FORMATS
+    from annotations.exports.registry import EXPORT_FORMATS
 
     operation = _schema()["paths"]["/api/studies/{slug}/export"]["get"]
     [fmt] = [p for p in operation["parameters"] if p["name"] == "format"]

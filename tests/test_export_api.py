@@ -12,9 +12,11 @@ from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
 
-from annotations.exports import EXPORT_FORMATS
+from annotations.exports.registry import EXPORT_FORMATS
+from annotations.models import User
+from annotations.selectors.pseudonyms import rater_pseudonym
 from annotations.services.users import user_create_or_update
-from tests.factories_export import BASELINE, PromptSpec, export_study, judge, rater
+from tests.export_support import BASELINE, PromptSpec, Vote, export_study, judge, rater
 
 pytestmark = pytest.mark.django_db
 
@@ -28,12 +30,16 @@ def study():
             PromptSpec("p2", "Second?", {"c": "=1+1", BASELINE: "2"}, category="hard"),
         ],
     )
-    users = [rater("api-r1"), rater("api-r2"), rater("api-r3")]
-    for user, pref in zip(users, (1, 1, -1), strict=True):
-        judge(data.comparison("p1", "c"), user, pref)
-    for user, pref in zip(users[:2], (1, -1), strict=True):
-        judge(data.comparison("p2", "c"), user, pref)
+    p1, p2 = data.comparison("p1", "c"), data.comparison("p2", "c")
+    judge(rater("api-r1"), Vote(p1, 1), Vote(p2, 1))
+    judge(rater("api-r2"), Vote(p1, 1), Vote(p2, -1))
+    judge(rater("api-r3"), Vote(p1, -1))
     return data.study
+
+
+def _pseudonym(study, username: str) -> str:
+    """The rater id exports of `study` show for `username`."""
+    return rater_pseudonym(study_id=study.pk, user_id=User.objects.get(username=username).pk)
 
 
 def _url(slug: str = "api-exp", **params: str) -> str:
@@ -109,7 +115,8 @@ def test_filters_come_from_query_parameters(study) -> None:
     response = client.get(_url(format="judgments-jsonl", category="hard"))
     lines = b"".join(response.streaming_content).splitlines()
     assert [json.loads(x)["prompt_key"] for x in lines] == ["p2", "p2"]
-    response = client.get(_url(format="dpo") + "&exclude_rater=api-r3&exclude_rater=api-r2")
+    r2, r3 = _pseudonym(study, "api-r2"), _pseudonym(study, "api-r3")
+    response = client.get(_url(format="dpo") + f"&exclude_rater={r3}&exclude_rater={r2}")
     assert response["X-Export-Kept"] == "2"  # api-r1 alone preferred c on both prompts
 
 

@@ -10,18 +10,23 @@ import orjson
 import pytest
 from django.db import connection
 
-from annotations.exports import _csv_quote, export_open
-from annotations.selectors.judgments import (
-    JudgmentFilter,
-    RaterPseudonyms,
-    judgment_columns,
-    judgment_filter_build,
-    judgment_groups_stream,
+from annotations.exports.judgments import csv_quote
+from annotations.exports.registry import export_open
+from annotations.models import Judgment
+from annotations.selectors.judgment_filters import JudgmentFilter, judgment_filter_build
+from annotations.selectors.judgments import judgment_columns, judgment_groups_stream
+from annotations.selectors.pseudonyms import RaterPseudonyms, rater_pseudonym, study_rater_ids
+from tests.export_support import (
+    BASELINE,
+    ImportedVote,
+    PromptSpec,
+    Vote,
+    export_study,
+    judge,
+    judge_imported,
     judgment_rows_stream,
-    rater_pseudonym,
-    study_rater_ids,
+    rater,
 )
-from tests.factories_export import BASELINE, PromptSpec, export_study, judge, rater
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +52,7 @@ def _reference_csv(study, filters: JudgmentFilter) -> bytes:
         study=study, filters=filters, with_messages=False, spreadsheet_safe=True
     ):
         for row in batch:
-            lines.append(",".join(_csv_quote("" if v is None else str(v)) for v in row))
+            lines.append(",".join(csv_quote("" if v is None else str(v)) for v in row))
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
@@ -66,6 +71,11 @@ def _reference_jsonl(study, filters: JudgmentFilter) -> bytes:
     return b"".join(lines)
 
 
+# Raters whose judgments arrive through the importer: a rationale starting with a tab or a
+# carriage return (the judging page trims whitespace), no time on task, a chosen screen order.
+IMPORTED = {2, 5, 6}
+
+
 @pytest.fixture
 def varied():
     """Every outcome in both screen orders, hostile text and every formula prefix."""
@@ -74,6 +84,7 @@ def varied():
         scale="likert5",
         criteria=["helpful"],
         flags=["hallucination"],
+        overlap=len(RATIONALES),
         prompts=[
             PromptSpec(
                 key='=key, "one"',
@@ -84,34 +95,61 @@ def varied():
             PromptSpec(
                 key="two",
                 text="chat",
-                messages=[{"role": "user", "content": 'hi \\ "there"\u2028'}],
+                messages=[{"role": "user", "content": 'hi \\ "there"\u2028 end'}],
                 outputs={"cand,1": "ok", BASELINE: "fine"},
             ),
         ],
     )
-    users = [rater(f"csv-rater-{i}") for i in range(len(RATIONALES))]
     votes = [(-2, False), (-1, True), (0, False), (0, True), (1, False), (2, True)]
     comparisons = [
         data.comparison('=key, "one"', "cand,1"),
         data.comparison('=key, "one"', "+cand"),
         data.comparison("two", "cand,1"),
     ]
-    for c_index, comparison in enumerate(comparisons):
-        for u_index, user in enumerate(users):
-            preference, left_is_a = votes[(c_index + u_index) % len(votes)]
-            judge(
+    users: dict[int, object] = {
+        u_index: rater(f"csv-rater-{u_index}")
+        for u_index in range(len(RATIONALES))
+        if u_index not in IMPORTED
+    }
+    for u_index, user in users.items():
+        judge(
+            user,
+            *(
+                Vote(
+                    comparison,
+                    votes[(c_index + u_index) % len(votes)][0],
+                    both_bad=votes[(c_index + u_index) % len(votes)][0] == 0 and u_index % 2 == 0,
+                    criteria={"helpful": (u_index + c_index) % 5 - 2},
+                    flags={"a": ["hallucination"], "b": []} if u_index % 4 == 0 else {},
+                    rationale=RATIONALES[u_index],
+                    duration_ms=1000 + u_index,
+                    created_at=datetime(2024, 5, 1, 12, 0, u_index, 123456 * c_index, tzinfo=UTC),
+                )
+                for c_index, comparison in enumerate(comparisons)
+            ),
+        )
+    imported = judge_imported(
+        *(
+            ImportedVote(
                 comparison,
-                user,
-                preference,
-                both_bad=preference == 0 and u_index % 2 == 0,
-                left_is_a=left_is_a,
-                criteria={"helpful": 1} if u_index % 3 == 0 else {},
-                flags={"a": ["hallucination"], "b": []} if u_index % 4 == 0 else {},
+                f"csv-rater-{u_index}",
+                votes[(c_index + u_index) % len(votes)][0],
+                both_bad=votes[(c_index + u_index) % len(votes)][0] == 0 and u_index % 2 == 0,
+                left_is_a=votes[(c_index + u_index) % len(votes)][1],
                 rationale=RATIONALES[u_index],
-                duration_ms=None if u_index == 5 else 1000 + u_index,
                 created_at=datetime(2024, 5, 1, 12, 0, u_index, 123456 * c_index, tzinfo=UTC),
             )
-    return data, users
+            for u_index in sorted(IMPORTED)
+            for c_index, comparison in enumerate(comparisons)
+        )
+    )
+    users |= {u_index: imported[f"csv-rater-{u_index}"] for u_index in IMPORTED}
+    stored = Judgment.objects.filter(comparison__study=data.study)
+    # Every outcome (by the sign of the preference) in both screen orders.
+    assert {
+        ((p > 0) - (p < 0), left) for p, left in stored.values_list("preference", "left_is_a")
+    } == {(sign, left) for sign in (-1, 0, 1) for left in (False, True)}
+    return data, [users[u_index] for u_index in range(len(RATIONALES))]
 
 
 def test_csv_matches_a_field_by_field_rendering_byte_for_byte(varied) -> None:
@@ -125,9 +163,11 @@ def test_csv_matches_a_field_by_field_rendering_byte_for_byte(varied) -> None:
 
 
 def test_csv_matches_the_reference_with_filters_too(varied) -> None:
-    data, _ = varied
+    data, users = varied
     filters = judgment_filter_build(
-        study=data.study, generators=["+cand"], exclude_raters=["csv-rater-0"]
+        study=data.study,
+        generators=["+cand"],
+        exclude_raters=[rater_pseudonym(study_id=data.study.pk, user_id=users[0].pk)],
     )
     body = b"".join(
         export_open(study=data.study, format_name="judgments-csv", filters=filters).chunks
@@ -154,8 +194,8 @@ def test_study_rater_ids_are_the_raters_of_that_study_only(varied) -> None:
         prompts=[PromptSpec(key="p", text="t", outputs={"x": "1", BASELINE: "2"})],
     )
     outsider = rater("csv-outsider")
-    judge(other.comparison("p", "x"), outsider, 1)
-    judge(other.comparison("p", "x"), users[0], -1)
+    judge(outsider, Vote(other.comparison("p", "x"), 1))
+    judge(users[0], Vote(other.comparison("p", "x"), -1))
     assert sorted(study_rater_ids(study=data.study)) == sorted(u.pk for u in users)
     assert sorted(study_rater_ids(study=other.study)) == sorted([outsider.pk, users[0].pk])
 

@@ -17,16 +17,32 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from annotations import exports
-from annotations.exports import comparison_verdict, export_open
+from annotations.exports import judgments as judgment_writers
+from annotations.exports import registry
+from annotations.exports.registry import export_open
+from annotations.exports.training import comparison_verdict
 from annotations.models import Judgment
-from annotations.selectors.judgments import Votes, judgment_filter_build, rater_pseudonym
-from tests.factories_export import BASELINE, PromptSpec, export_study, judge, rater
+from annotations.selectors.judgment_filters import judgment_filter_build
+from annotations.selectors.judgments import judgment_columns
+from annotations.selectors.pseudonyms import rater_pseudonym
+from annotations.selectors.votes import Votes
+from tests.export_support import (
+    BASELINE,
+    ImportedVote,
+    PromptSpec,
+    Vote,
+    export_study,
+    judge,
+    judge_imported,
+    rater,
+)
 
 pytestmark = pytest.mark.django_db
 
 # Quotes, commas, CR/LF, right-to-left Arabic, accents, an emoji and a tab.
 HOSTILE = 'He said "hi, there",\nthen left;\r\n\u0634\u0643\u0631\u0627 — ünïcödé 🎉, tab\there'
+# The loader keeps a prompt's line breaks as LF.
+HOSTILE_PROMPT = HOSTILE.replace("\r\n", "\n")
 FORMULA = '=HYPERLINK("http://x","click")'
 
 
@@ -43,6 +59,10 @@ def _csv_rows(body: bytes) -> list[dict[str, str]]:
 
 def _jsonl(body: bytes) -> list[dict]:
     return [json.loads(line) for line in body.decode("utf-8").splitlines()]
+
+
+def _pseudonyms(study, *users) -> list[str]:
+    return [rater_pseudonym(study_id=study.pk, user_id=user.pk) for user in users]
 
 
 @pytest.fixture
@@ -72,23 +92,35 @@ def rich():
             ),
         ],
     )
-    users = [rater("ann"), rater("bob"), rater("cyd")]
+    ann, bob = rater("ann"), rater("bob")
     c1 = data.comparison("plain", "cand-1")
     judge(
-        c1,
-        users[0],
-        2,
-        left_is_a=False,
-        criteria={"helpful": 1},
-        flags={"a": [], "b": ["hallucination"]},
-        rationale=HOSTILE,
-        created_at=datetime(2024, 5, 1, 12, 0, tzinfo=UTC),
+        ann,
+        Vote(
+            c1,
+            2,
+            criteria={"helpful": 1},
+            flags={"a": [], "b": ["hallucination"]},
+            rationale=HOSTILE,
+            created_at=datetime(2024, 5, 1, 12, 0, tzinfo=UTC),
+        ),
+        Vote(data.comparison("plain", "cand-2"), -2, criteria={"helpful": -1}),
     )
-    judge(c1, users[1], -1, created_at=datetime(2024, 5, 2, 8, 30, tzinfo=UTC))
-    judge(c1, users[2], 0, both_bad=True, rationale="@SUM(A1)", duration_ms=None)
-    judge(data.comparison("plain", "cand-2"), users[0], -2, left_is_a=True)
-    judge(data.comparison("chat", "cand-1"), users[1], 1, left_is_a=False)
-    return data, users
+    judge(
+        bob,
+        Vote(c1, -1, criteria={"helpful": 0}, created_at=datetime(2024, 5, 2, 8, 30, tzinfo=UTC)),
+        Vote(data.comparison("chat", "cand-1"), 1, criteria={"helpful": 1}),
+    )
+    # Made elsewhere: no time on task.
+    cyd = judge_imported(ImportedVote(c1, "cyd", 0, both_bad=True, rationale="@SUM(A1)"))["cyd"]
+    return data, [ann, bob, cyd]
+
+
+def _first_left_is_a(data) -> bool:
+    """The order ann saw the first comparison in: the assignment service chose it."""
+    return Judgment.objects.get(
+        comparison=data.comparison("plain", "cand-1"), rater__username="ann"
+    ).left_is_a
 
 
 def test_judgments_csv_has_one_row_per_judgment_in_canonical_orientation(rich) -> None:
@@ -97,7 +129,7 @@ def test_judgments_csv_has_one_row_per_judgment_in_canonical_orientation(rich) -
     rows = _csv_rows(body)
     assert summary is None
     assert len(rows) == Judgment.objects.filter(comparison__study=data.study).count() == 5
-    assert list(rows[0]) == list(exports.judgment_columns(with_messages=False))
+    assert list(rows[0]) == list(judgment_columns(with_messages=False))
     first = rows[0]
     assert first["study"] == "exp-rich"
     assert first["prompt_key"] == "plain"
@@ -106,9 +138,11 @@ def test_judgments_csv_has_one_row_per_judgment_in_canonical_orientation(rich) -
     assert first["output_b"] == "'+base @answer"
     assert first["preference"] == "2" and first["strength"] == "2" and first["outcome"] == "a"
     assert first["winner_generator"] == "cand-1"
-    # Shown with the baseline on the left.
-    assert first["left_is_a"] == "False"
-    assert (first["left_generator"], first["right_generator"]) == (BASELINE, "cand-1")
+    # Shown in the order the assignment gave: left is output a (cand-1) iff left_is_a.
+    left_is_a = _first_left_is_a(data)
+    shown = ("cand-1", BASELINE) if left_is_a else (BASELINE, "cand-1")
+    assert first["left_is_a"] == str(left_is_a)
+    assert (first["left_generator"], first["right_generator"]) == shown
     assert json.loads(first["criteria"]) == {"helpful": 1}
     assert json.loads(first["flags"]) == {"a": [], "b": ["hallucination"]}
     assert first["created_at"] == "2024-05-01T12:00:00.000000Z"
@@ -131,7 +165,7 @@ def test_judgments_csv_is_rfc4180_and_round_trips_hostile_text(rich) -> None:
     assert not body.startswith(b"\xef\xbb\xbf")
     rows = _csv_rows(body)
     # Text that does not start with a formula character comes back exactly.
-    assert rows[0]["prompt"] == HOSTILE
+    assert rows[0]["prompt"] == HOSTILE_PROMPT
     assert rows[0]["rationale"] == HOSTILE
 
 
@@ -141,13 +175,13 @@ def test_judgments_jsonl_is_exact_and_carries_messages(rich) -> None:
     records = _jsonl(body)
     assert len(records) == 5
     first = records[0]
-    assert list(first) == list(exports.judgment_columns(with_messages=True))
-    assert first["prompt"] == HOSTILE and first["rationale"] == HOSTILE
+    assert list(first) == list(judgment_columns(with_messages=True))
+    assert first["prompt"] == HOSTILE_PROMPT and first["rationale"] == HOSTILE
     assert first["output_a"] == FORMULA and first["output_b"] == "+base @answer"
     assert first["messages"] is None
     assert first["criteria"] == {"helpful": 1}
     assert first["flags"] == {"a": [], "b": ["hallucination"]}
-    assert first["both_bad"] is False and first["left_is_a"] is False
+    assert first["both_bad"] is False and first["left_is_a"] is _first_left_is_a(data)
     assert first["preference"] == 2 and first["duration_ms"] == 1500
     assert records[2]["duration_ms"] is None and records[2]["both_bad"] is True
     assert records[4]["messages"] == [
@@ -164,8 +198,8 @@ def test_pseudonymous_rater_ids_are_stable_within_a_study_and_differ_across_stud
     one = export_study(slug="exp-ps1", prompts=[PromptSpec("k", "p", {"c": "x", BASELINE: "y"})])
     two = export_study(slug="exp-ps2", prompts=[PromptSpec("k", "p", {"c": "x", BASELINE: "y"})])
     user = rater("dana")
-    judge(one.comparison("k", "c"), user, 1)
-    judge(two.comparison("k", "c"), user, 1)
+    judge(user, Vote(one.comparison("k", "c"), 1))
+    judge(user, Vote(two.comparison("k", "c"), 1))
     ids_one = {r["rater"] for r in _jsonl(_export(one.study, "judgments-jsonl")[0])}
     ids_one_again = {r["rater"] for r in _jsonl(_export(one.study, "judgments-jsonl")[0])}
     ids_two = {r["rater"] for r in _jsonl(_export(two.study, "judgments-jsonl")[0])}
@@ -206,18 +240,12 @@ def votes_study():
         prompts=[PromptSpec("q", "Which is better?", outputs)],
     )
     r1, r2, r3 = rater("v1"), rater("v2"), rater("v3")
-    c = data.comparisons
-    for user, pref in ((r1, 1), (r2, 1), (r3, -1)):
-        judge(c[("q", "c0")], user, pref)  # 2-1 for the candidate: kept, chosen = a
-    for user, pref in ((r1, -1), (r2, -1), (r3, 1)):
-        judge(c[("q", "c1")], user, pref)  # 2-1 for the baseline: kept, chosen = b
-    for user, pref in ((r1, 1), (r2, -1)):
-        judge(c[("q", "c2")], user, pref)  # 1-1: split
-    for user, pref in ((r1, 0), (r2, 0), (r3, 1)):
-        judge(c[("q", "c3")], user, pref)  # tie majority
-    judge(c[("q", "c4")], r1, 0, both_bad=True)
-    judge(c[("q", "c4")], r2, 0, both_bad=True)
-    judge(c[("q", "c4")], r3, -1)  # both-bad majority
+    c = [data.comparison("q", f"c{i}") for i in range(5)]
+    # c0: 2-1 for the candidate: kept, chosen = a. c1: 2-1 for the baseline: kept, chosen = b.
+    # c2: 1-1: split. c3: tie majority. c4: both-bad majority.
+    judge(r1, Vote(c[0], 1), Vote(c[1], -1), Vote(c[2], 1), Vote(c[3], 0), Vote(c[4], 0, True))
+    judge(r2, Vote(c[0], 1), Vote(c[1], -1), Vote(c[2], -1), Vote(c[3], 0), Vote(c[4], 0, True))
+    judge(r3, Vote(c[0], -1), Vote(c[1], 1), Vote(c[3], 1), Vote(c[4], -1))
     return data, (r1, r2, r3)
 
 
@@ -250,18 +278,17 @@ def test_hh_rlhf_renders_transcripts(votes_study) -> None:
 
 
 def test_training_pairs_honour_filters_when_counting_votes(votes_study) -> None:
-    data, (r1, _, _) = votes_study
+    data, (r1, _, r3) = votes_study
+    (v1, v3) = _pseudonyms(data.study, r1, r3)
     # Without v3, the 2-1 comparisons become 2-0 and the tie/both-bad ones pure ties/both-bad.
-    _, summary = _export(data.study, "dpo", exclude_raters=["v3"])
+    _, summary = _export(data.study, "dpo", exclude_raters=[v3])
     assert summary["kept"] == 2 and summary["dropped"] == {"tie": 1, "split": 1, "both_bad": 1}
-    body, summary = _export(data.study, "dpo", raters=["v3"])
+    body, summary = _export(data.study, "dpo", raters=[v3])
     # v3 alone: c0 b, c1 a, c3 a, c4 b kept; v3 did not judge c2.
     assert summary == summary | {"comparisons": 4, "kept": 4}
     assert [r["meta_prompt_key"] for r in _jsonl(body)] == ["q"] * 4
-    pseudonym = rater_pseudonym(study_id=data.study.pk, user_id=r1.pk)
-    _, by_pseudonym = _export(data.study, "dpo", raters=[pseudonym])
-    _, by_username = _export(data.study, "dpo", raters=["v1"])
-    assert by_pseudonym["kept"] == by_username["kept"] == 3  # c0 a, c1 b, c2 a
+    _, by_pseudonym = _export(data.study, "dpo", raters=[v1])
+    assert by_pseudonym["kept"] == 3  # c0 a, c1 b, c2 a
 
 
 def _chat_study():
@@ -283,8 +310,7 @@ def _chat_study():
         ],
     )
     user = rater("chatter")
-    judge(data.comparison("chat", "c"), user, 1)
-    judge(data.comparison("plain", "c"), user, -1)
+    judge(user, Vote(data.comparison("chat", "c"), 1), Vote(data.comparison("plain", "c"), -1))
     return data
 
 
@@ -326,7 +352,8 @@ def test_dpo_file_loads_with_the_datasets_json_loader(votes_study, tmp_path: Pat
 
 
 def test_judgment_filters_select_the_right_rows(rich) -> None:
-    data, _ = rich
+    data, users = rich
+    ann, bob, _ = _pseudonyms(data.study, *users)
 
     def keys(**filters) -> list[tuple[str, str, str]]:
         rows = _jsonl(_export(data.study, "judgments-jsonl", **filters)[0])
@@ -335,8 +362,8 @@ def test_judgment_filters_select_the_right_rows(rich) -> None:
     assert keys(generators=["cand-2"]) == [("plain", "cand-2", "b")]
     assert len(keys(generators=[BASELINE])) == 5  # the baseline is on every comparison
     assert keys(categories=["chat"]) == [("chat", "cand-1", "a")]
-    assert keys(raters=["bob"]) == [("plain", "cand-1", "b"), ("chat", "cand-1", "a")]
-    assert len(keys(exclude_raters=["ann", "bob"])) == 1
+    assert keys(raters=[bob]) == [("plain", "cand-1", "b"), ("chat", "cand-1", "a")]
+    assert len(keys(exclude_raters=[ann, bob])) == 1
     assert keys(since="2024-05-01", until="2024-05-01") == [("plain", "cand-1", "a")]
     assert keys(since="2024-05-01T12:00:01Z", until="2024-05-31") == [("plain", "cand-1", "b")]
 
@@ -371,7 +398,7 @@ def test_unknown_format_is_refused_listing_the_formats(rich) -> None:
 
 def test_exports_stream_lazily_in_chunks(rich, monkeypatch, django_assert_num_queries) -> None:
     data, _ = rich
-    monkeypatch.setattr(exports, "CHUNK_BYTES", 200)
+    monkeypatch.setattr(registry, "CHUNK_BYTES", 200)
     filters = judgment_filter_build(study=data.study)
     for name in ("judgments-jsonl", "judgments-csv"):
         with django_assert_num_queries(0):
@@ -454,13 +481,13 @@ def test_command_refuses_bad_arguments(rich, options, message) -> None:
 def test_failed_export_leaves_no_half_file(rich, tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "judgments.jsonl"
     out.write_text("previous export\n")
-    real = exports._judgments_jsonl_chunks
+    real = judgment_writers._judgments_jsonl_chunks
 
     def failing(**kwargs):
         yield from list(real(**kwargs))[:1]
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(exports, "_judgments_jsonl_chunks", failing)
+    monkeypatch.setattr(judgment_writers, "_judgments_jsonl_chunks", failing)
     with pytest.raises(RuntimeError):
         call_command("export", study="exp-rich", format="judgments-jsonl", output=str(out))
     assert out.read_text() == "previous export\n"

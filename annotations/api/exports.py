@@ -17,9 +17,9 @@ from rest_framework.views import APIView
 
 from annotations.api.errors import error_response
 from annotations.errors import django_errors
-from annotations.exports import export_open
+from annotations.exports.registry import export_open
 from annotations.models import Study
-from annotations.selectors.judgments import judgment_filter_build
+from annotations.selectors.judgment_filters import judgment_filter_build
 
 
 class CanSeeResults(BasePermission):

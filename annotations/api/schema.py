@@ -94,7 +94,7 @@ def error_responses_add(
 def _export_formats_describe(operation: dict[str, Any]) -> None:
     """The export's formats and media types, read from the registry when the schema is made
     (formats register themselves, so a new one is documented without touching this)."""
-    from annotations.exports import EXPORT_FORMATS
+    from annotations.exports.registry import EXPORT_FORMATS
 
     for parameter in operation.get("parameters", []):
         if parameter.get("name") == "format" and parameter.get("in") == "query":

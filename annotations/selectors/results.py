@@ -20,7 +20,7 @@ import psycopg
 from django.db import connection, transaction
 
 from annotations.models import Criterion, Flag, Generator, Study, User
-from annotations.selectors.judgments import rater_pseudonym
+from annotations.selectors.pseudonyms import rater_pseudonym
 
 # Judgment records as the server packs them (big-endian: the *send functions are PostgreSQL's
 # binary wire encodings); outputs and prompts are mapped to generators and categories in numpy.

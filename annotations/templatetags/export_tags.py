@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from annotations.exports import EXPORT_FORMATS, ExportFormat
+from annotations.exports.registry import EXPORT_FORMATS, ExportFormat
 
 register = template.Library()
 

@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotations.errors import validation_message
-from annotations.exports import EXPORT_FORMATS, Export, export_open
+from annotations.exports.registry import EXPORT_FORMATS, Export, export_open
 from annotations.models import Study
-from annotations.selectors.judgments import judgment_filter_build
+from annotations.selectors.judgment_filters import judgment_filter_build
 
 
 def _write_atomically(path: Path, chunks: Any) -> int:
@@ -56,27 +56,16 @@ class Command(BaseCommand):
             "--output",
             help="file to write (atomically); with training pairs also FILE.summary.json",
         )
-        parser.add_argument(
-            "--generator",
-            action="append",
-            default=[],
-            help="only comparisons involving this model (repeatable)",
-        )
-        parser.add_argument(
-            "--category", action="append", default=[], help="only this prompt category (repeatable)"
-        )
-        parser.add_argument(
-            "--rater",
-            action="append",
-            default=[],
-            help="only this rater: pseudonymous id (r-...) or username (repeatable)",
-        )
-        parser.add_argument(
-            "--exclude-rater",
-            action="append",
-            default=[],
-            help="leave this rater out: pseudonymous id or username (repeatable)",
-        )
+        for flag, help_text in (
+            ("--generator", "only comparisons involving this model (repeatable)"),
+            ("--category", "only this prompt category (repeatable)"),
+            (
+                "--rater",
+                "only this rater: the pseudonymous id exports show, r-... (repeatable)",
+            ),
+            ("--exclude-rater", "leave this rater out, by pseudonymous id (r-...) (repeatable)"),
+        ):
+            parser.add_argument(flag, action="append", default=[], help=help_text)
         parser.add_argument("--since", help="judgments at or after this ISO 8601 date/time (UTC)")
         parser.add_argument(
             "--until", help="judgments before this date/time; a bare date includes that day"

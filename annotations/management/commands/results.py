@@ -10,8 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from annotations.analysis.cache import study_results
 from annotations.analysis.options import MAX_RESAMPLES, METHODS, MIN_RESAMPLES
 from annotations.errors import validation_message
+from annotations.exports.results import results_csv, results_json
 from annotations.management.options import study_option_add, study_option_get
-from annotations.results_exports import results_csv, results_json
 from annotations.stats import DEFAULT_RESAMPLES
 
 

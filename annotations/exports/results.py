@@ -1,6 +1,6 @@
 """Results as downloads: the win-rate table (CSV, JSON) and the figure (SVG, PNG, PDF).
 
-The formats join the export registry (annotations.exports) when the app is ready, so
+The formats join the export registry (exports.registry) when the app is ready, so
 `manage.py export --format results-csv` and `GET /api/studies/<slug>/export?format=results-csv`
 work like any other export. Results describe the whole study with the default options
 (prompt-clustered bootstrap, 2,000 resamples, seed 0); the judgment filters of the other exports
@@ -18,9 +18,15 @@ import orjson
 from django.core.exceptions import ValidationError
 
 from annotations.analysis.figures import FIGURE_FORMATS, results_figure_render
-from annotations.exports import Export, ExportFormat, export_format_register
+from annotations.exports.registry import (
+    Export,
+    ExportFormat,
+    export_filename,
+    export_format_register,
+)
+from annotations.exports.spreadsheet import formula_guard
 from annotations.models import Study
-from annotations.selectors.judgments import JudgmentFilter
+from annotations.selectors.judgment_filters import JudgmentFilter
 
 WIN_RATE_COLUMNS = (
     "generator",
@@ -60,14 +66,10 @@ def results_csv(*, results: dict[str, Any]) -> str:
     for row in results["generators"]:
         values = {
             **row,
-            "generator": row["name"],
+            "generator": formula_guard(row["name"]),
             "baseline": results["baseline"],
             "confidence": results["confidence"],
         }
-        name = values["generator"]
-        # Spreadsheets run cells that start with these as formulas.
-        if name.startswith(("=", "+", "-", "@", "\t", "\r")):
-            values["generator"] = "'" + name
         writer.writerow([_cell(values.get(column)) for column in WIN_RATE_COLUMNS])
     return out.getvalue()
 
@@ -107,38 +109,42 @@ def _open(kind: str) -> Any:
         stem = "results" if kind in ("csv", "json") else "win-rates"
         return Export(
             format=export_format,
-            filename=f"{study.slug}-{stem}.{export_format.extension}",
+            filename=export_filename(study=study, stem=stem, export_format=export_format),
             chunks=_one_chunk(data),
         )
 
     return open_export
 
 
-RESULTS_FORMATS = (
-    ExportFormat(
-        name="results-csv",
-        extension="csv",
-        content_type="text/csv; charset=utf-8",
-        description="Win rate of every model against the baseline, with 95% CIs (CSV)",
-        open=_open("csv"),
+# (name, kind, media type, description) of each results format; the file extension is the kind.
+_RESULTS_FORMAT_SPECS = (
+    (
+        "results-csv",
+        "csv",
+        "text/csv; charset=utf-8",
+        "Win rate of every model against the baseline, with 95% CIs (CSV)",
     ),
-    ExportFormat(
-        name="results-json",
-        extension="json",
-        content_type="application/json",
-        description="All results: win rates, Bradley-Terry, breakdowns, agreement, bias (JSON)",
-        open=_open("json"),
+    (
+        "results-json",
+        "json",
+        "application/json",
+        "All results: win rates, Bradley-Terry, breakdowns, agreement, bias (JSON)",
     ),
     *(
-        ExportFormat(
-            name=f"figure-{fmt}",
-            extension=fmt,
-            content_type=content_type,
-            description=f"Win-rate figure with 95% CIs ({fmt.upper()})",
-            open=_open(fmt),
-        )
+        (f"figure-{fmt}", fmt, content_type, f"Win-rate figure with 95% CIs ({fmt.upper()})")
         for fmt, content_type in FIGURE_FORMATS.items()
     ),
+)
+
+RESULTS_FORMATS = tuple(
+    ExportFormat(
+        name=name,
+        extension=kind,
+        content_type=content_type,
+        description=description,
+        open=_open(kind),
+    )
+    for name, kind, content_type, description in _RESULTS_FORMAT_SPECS
 )
 
 

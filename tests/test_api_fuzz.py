@@ -22,7 +22,7 @@ from annotations.models import Assignment
 from annotations.services.assignment import assignment_next
 from app.wsgi import application
 from tests.api_support import token_client
-from tests.rating_support import make_user, rating_study
+from tests.judging_support import judging_study, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,7 @@ def keep_test_connection() -> Iterator[None]:
 @pytest.fixture
 def world() -> dict:
     """A study with comparisons, a rater holding a lease in it, and tokens for each role."""
-    study = rating_study(slug="fuzz", prompts=4, criteria=["helpful"], flags=["hallucination"])
+    study = judging_study(slug="fuzz", prompts=4, criteria=["helpful"], flags=["hallucination"])
     rater = make_user("fuzz-rater")
     assignment = assignment_next(study=study, rater=rater)
     return {

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from annotations.models import Generator, Study
 from annotations.services.studies import study_create_or_update
 from tests.api_support import assert_error_shape, token_client
-from tests.rating_support import BASELINE, CANDIDATE, rating_study
+from tests.judging_support import BASELINE, CANDIDATE, judging_study
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ STUDY_FIELDS = {
 
 
 def test_researcher_lists_studies_with_every_contract_field() -> None:
-    rating_study(slug="s-one", scale="likert5", criteria=["helpful"])
+    judging_study(slug="s-one", scale="likert5", criteria=["helpful"])
     response = token_client("res", "researcher").get("/api/studies")
     assert response.status_code == 200
     body = response.json()
@@ -111,7 +111,7 @@ def test_bad_study_settings_get_one_error_per_field() -> None:
 
 
 def test_admin_updates_settings_and_baseline_with_patch() -> None:
-    rating_study(slug="upd")
+    judging_study(slug="upd")
     client = token_client("adm", "admin")
     response = client.patch(
         "/api/studies/upd", {"overlap": 5, "is_open": False, "baseline": CANDIDATE}, format="json"
@@ -128,7 +128,7 @@ def test_admin_updates_settings_and_baseline_with_patch() -> None:
 
 
 def test_researchers_and_raters_cannot_write_studies_and_raters_cannot_read_them() -> None:
-    rating_study(slug="ro")
+    judging_study(slug="ro")
     researcher = token_client("res", "researcher")
     rater = token_client("rat", "rater")
     assert researcher.get("/api/studies/ro").status_code == 200
@@ -155,7 +155,7 @@ def test_unknown_study_is_404_with_the_error_shape() -> None:
 
 
 def test_generators_list_marks_the_baseline() -> None:
-    rating_study(slug="gen")
+    judging_study(slug="gen")
     response = token_client("res", "researcher").get("/api/studies/gen/generators")
     assert response.status_code == 200
     body = response.json()
@@ -166,7 +166,7 @@ def test_generators_list_marks_the_baseline() -> None:
 
 
 def test_admin_sets_family_and_size_of_a_generator_and_researcher_cannot() -> None:
-    study = rating_study(slug="gen")
+    study = judging_study(slug="gen")
     generator = Generator.objects.get(study=study, name=CANDIDATE)
     url = f"/api/studies/gen/generators/{generator.pk}"
     refused = token_client("res", "researcher").patch(url, {"size": 7}, format="json")
@@ -184,8 +184,8 @@ def test_admin_sets_family_and_size_of_a_generator_and_researcher_cannot() -> No
 
 
 def test_a_generator_of_another_study_is_not_found_through_this_one() -> None:
-    rating_study(slug="gen-a")
-    other = rating_study(slug="gen-b")
+    judging_study(slug="gen-a")
+    other = judging_study(slug="gen-b")
     foreign = Generator.objects.filter(study=other).first()
     response = token_client("adm", "admin").get(f"/api/studies/gen-a/generators/{foreign.pk}")
     assert response.status_code == 404

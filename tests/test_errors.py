@@ -78,9 +78,9 @@ def test_django_errors_and_the_command_message_say_the_same(
 
 @pytest.mark.django_db
 def test_export_parameter_errors_name_the_field_in_the_detail_too() -> None:
-    from tests.rating_support import rating_study
+    from tests.judging_support import judging_study
 
-    rating_study(slug="exp", prompts=1)
+    judging_study(slug="exp", prompts=1)
     response = token_client("res", "researcher").get("/api/studies/exp/export?format=pdf")
     assert response.status_code == 400
     body = response.json()

@@ -17,11 +17,11 @@ from annotations.services.assignment import (
     comparison_lease,
 )
 from annotations.services.judging import LeaseLost, judgment_submit
-from tests.rating_support import (
+from tests.judging_support import (
+    judging_study,
     judgments_import_one_each,
     make_user,
     pick_rule_use,
-    rating_study,
 )
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +38,7 @@ def _lease(rule: PickRule, study: Study, rater_name: str) -> Assignment | None:
 
 
 def test_default_rule_counts_every_judgment_and_follows_the_index() -> None:
-    study = rating_study(prompts=2, overlap=1)
+    study = judging_study(prompts=2, overlap=1)
     judgments_import_one_each(study)
     assert set(Comparison.objects.values_list("judgment_count", flat=True)) == {1}
     assert _lease(PICK_RULE, study, "r1") is None
@@ -48,7 +48,7 @@ def test_default_rule_counts_every_judgment_and_follows_the_index() -> None:
 
 
 def test_custom_counts_pick_a_comparison_whose_judgments_do_not_count() -> None:
-    study = rating_study(prompts=2, overlap=1)
+    study = judging_study(prompts=2, overlap=1)
     judgments_import_one_each(study)
     lease = _lease(WEB_ONLY, study, "r1")
     assert lease is not None
@@ -61,7 +61,7 @@ def test_custom_counts_pick_a_comparison_whose_judgments_do_not_count() -> None:
 
 
 def test_custom_order_decides_the_pick() -> None:
-    study = rating_study(prompts=3, overlap=2)
+    study = judging_study(prompts=3, overlap=2)
     ids = sorted(Comparison.objects.values_list("id", flat=True))
     newest_first = PickRule(order="c.id DESC")
     assert _lease(newest_first, study, "r1").comparison_id == ids[-1]
@@ -69,7 +69,7 @@ def test_custom_order_decides_the_pick() -> None:
 
 
 def test_custom_counts_decide_the_left_right_balance() -> None:
-    study = rating_study(prompts=1, overlap=3)
+    study = judging_study(prompts=1, overlap=3)
     first, second = make_user("first"), make_user("second")
     a1 = assignment_next(study=study, rater=first)
     judgment_submit(assignment=a1, rater=first, winner="left")
@@ -82,7 +82,7 @@ def test_custom_counts_decide_the_left_right_balance() -> None:
 
 
 def test_room_check_uses_the_rule() -> None:
-    study = rating_study(prompts=1, overlap=1)
+    study = judging_study(prompts=1, overlap=1)
     judgments_import_one_each(study)
     comparison = Comparison.objects.get()
     rater = make_user("r1")
@@ -101,7 +101,7 @@ def test_room_check_uses_the_rule() -> None:
 def test_services_follow_the_study_rule_on_next_and_submit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    study = rating_study(prompts=2, overlap=1)
+    study = judging_study(prompts=2, overlap=1)
     judgments_import_one_each(study)
     r1, r2, r3 = make_user("r1"), make_user("r2"), make_user("r3")
     # Under today's rule the imported judgments fill the study.

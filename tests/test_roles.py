@@ -17,7 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from annotations.models import Generator
 from annotations.services.assignment import assignment_next
-from tests.rating_support import BASELINE, CANDIDATE, make_user, rating_study
+from tests.judging_support import BASELINE, CANDIDATE, judging_study, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -159,8 +159,8 @@ def _routes(patterns: list, prefix: str = "") -> list[str]:
 
 
 def _world() -> dict[str, Any]:
-    study = rating_study(slug="roles", prompts=3)
-    second = rating_study(slug="roles-skip", prompts=1)
+    study = judging_study(slug="roles", prompts=3)
+    second = judging_study(slug="roles-skip", prompts=1)
     rater = make_user("role-rater", "rater")
     other = make_user("role-other", "rater")
     own = assignment_next(study=study, rater=rater)

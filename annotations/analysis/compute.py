@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 # The package loads scipy on the first use of a name, not here: the URL configuration imports
-# this module, and a worker that never computes results (exports, rating) should not carry it.
+# this module, and a worker that never computes results (exports, judging) should not carry it.
 from annotations import stats
 from annotations.analysis.options import METHODS, ResultsOptions
 from annotations.selectors.results import GeneratorRow, JudgmentArrays, ResultsInputs

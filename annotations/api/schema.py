@@ -109,7 +109,7 @@ def _export_formats_describe(operation: dict[str, Any]) -> None:
     }
 
 
-# The rater API's bodies (annotations/api/rating/answers.py builds them as dicts from selectors).
+# The rater API's bodies (annotations/api/judging/answers.py builds them as dicts from selectors).
 _Html = {"text": serializers.CharField(), "html": serializers.CharField()}
 _Choice = inline_serializer(
     "ScaleChoice",

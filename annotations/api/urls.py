@@ -5,7 +5,7 @@ from django.views import View
 
 from annotations.api.docs import DocsView, SchemaView
 from annotations.api.exports import StudyExportView
-from annotations.api.rating.views import JudgmentView, NextAssignmentView, SkipView
+from annotations.api.judging.views import JudgmentView, NextAssignmentView, SkipView
 from annotations.api.results import StudyResultsView
 from annotations.api.studies import (
     GeneratorDetailView,

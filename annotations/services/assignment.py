@@ -28,6 +28,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from annotations.db.prepared import instances_mark_loaded, sql_rows, sql_script_run
 from annotations.models import (
     Assignment,
     AssignmentStatus,
@@ -37,7 +38,6 @@ from annotations.models import (
     Study,
     User,
 )
-from annotations.sql import instances_mark_loaded, sql_rows, sql_script_run
 
 # Reason recorded when a rater's expired lease could not be renewed because other raters filled
 # the comparison meanwhile; such a comparison is not offered to that rater again.

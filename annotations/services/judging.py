@@ -37,6 +37,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from annotations.db.prepared import instances_mark_loaded, sql_script_run
 from annotations.models import (
     SCALE_MAX_STRENGTH,
     Assignment,
@@ -57,7 +58,6 @@ from annotations.services.assignment import (
     comparison_has_room,
     study_pick_rule,
 )
-from annotations.sql import instances_mark_loaded, sql_script_run
 
 # The verdicts a rater (or an imported file) can give, in left/right terms.
 WINNERS = ("left", "right", "tie", "both_bad")

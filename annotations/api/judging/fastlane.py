@@ -6,7 +6,7 @@ throughput (bench/RESULTS.md). Every other request returns None and goes through
 (views.py), with the same answers: both paths call answers.py for what they do and say.
 
 When authentication or permissions change, change BOTH paths: `_rater` here repeats, by hand,
-what views.RatingView's TokenAuthentication, SessionAuthentication (with its CSRF check),
+what views.JudgingView's TokenAuthentication, SessionAuthentication (with its CSRF check),
 IsAuthenticated and IsRater decide; anything it is unsure of must return None so DRF decides.
 """
 
@@ -22,16 +22,16 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
 from rest_framework.authentication import CSRFCheck
 
-from annotations.api.rating.answers import (
+from annotations.api.judging.answers import (
     Answer,
     judgment_answer,
     next_answer,
     progress_wanted,
     service_error,
 )
+from annotations.db.prepared import sql_rows
 from annotations.models import User
 from annotations.services.judging import MAX_RATIONALE, WINNERS
-from annotations.sql import sql_rows
 
 _TOKEN_USER_SQL = (
     "SELECT "

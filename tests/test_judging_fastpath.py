@@ -11,10 +11,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from annotations.api.rating.views import JudgmentInput
+from annotations.api.judging.views import JudgmentInput
 from annotations.models import Assignment, AssignmentStatus, Judgment
 from annotations.services.assignment import assignment_next
-from tests.rating_support import make_user, rating_study, user_token
+from tests.judging_support import judging_study, make_user, user_token
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ def _judge(client: APIClient, assignment_id: int, body: object, **extra: str):
 
 
 def test_fast_and_serializer_paths_answer_alike(monkeypatch: pytest.MonkeyPatch) -> None:
-    rating_study(prompts=2, scale="likert5")
+    judging_study(prompts=2, scale="likert5")
     client = _client("r1")
     serialized: list[object] = []
     original = JudgmentInput.is_valid
@@ -88,7 +88,7 @@ def test_fast_and_serializer_paths_answer_alike(monkeypatch: pytest.MonkeyPatch)
     ],
 )
 def test_answers_the_serializer_refuses_are_refused_alike(body: dict, field: str) -> None:
-    rating_study(prompts=1, scale="ternary")
+    judging_study(prompts=1, scale="ternary")
     client = _client("r1")
     assignment = _next(client)
     response = _judge(client, assignment["id"], body)
@@ -99,7 +99,7 @@ def test_answers_the_serializer_refuses_are_refused_alike(body: dict, field: str
 
 
 def test_service_errors_on_the_fast_lane_keep_the_error_shape() -> None:
-    rating_study(prompts=1, scale="ternary", rationale="required")
+    judging_study(prompts=1, scale="ternary", rationale="required")
     client = _client("r1")
     assignment = _next(client)
     response = _judge(client, assignment["id"], {"winner": "left"})
@@ -115,7 +115,7 @@ def test_service_errors_on_the_fast_lane_keep_the_error_shape() -> None:
 
 
 def test_inactive_token_user_gets_drfs_401() -> None:
-    rating_study(prompts=1)
+    judging_study(prompts=1)
     client = _client("r1")
     user = make_user("r1")
     user.is_active = False
@@ -127,7 +127,7 @@ def test_inactive_token_user_gets_drfs_401() -> None:
 
 
 def test_session_page_request_with_csrf_takes_the_fast_lane_and_judges() -> None:
-    rating_study(prompts=1)
+    judging_study(prompts=1)
     make_user("webrater")
     client = Client(enforce_csrf_checks=True)
     assert client.login(username="webrater", password="pw-for-tests-1")
@@ -157,7 +157,7 @@ def test_session_page_request_with_csrf_takes_the_fast_lane_and_judges() -> None
 
 
 def test_expired_own_lease_is_renewed_while_the_comparison_has_room() -> None:
-    study = rating_study(prompts=2, overlap=2)
+    study = judging_study(prompts=2, overlap=2)
     rater = make_user("r1")
     first = assignment_next(study=study, rater=rater)
     Assignment.objects.filter(pk=first.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
@@ -169,7 +169,7 @@ def test_expired_own_lease_is_renewed_while_the_comparison_has_room() -> None:
 
 
 def test_expired_own_lease_on_a_filled_comparison_moves_the_rater_on() -> None:
-    study = rating_study(prompts=2, overlap=1)
+    study = judging_study(prompts=2, overlap=1)
     r1, r2 = make_user("r1"), make_user("r2")
     first = assignment_next(study=study, rater=r1)
     Assignment.objects.filter(pk=first.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
@@ -182,7 +182,7 @@ def test_expired_own_lease_on_a_filled_comparison_moves_the_rater_on() -> None:
 
 
 def test_counterbalanced_order_over_many_raters() -> None:
-    study = rating_study(prompts=1, overlap=6)
+    study = judging_study(prompts=1, overlap=6)
     lefts = []
     for i in range(6):
         lease = assignment_next(study=study, rater=make_user(f"r{i}"))
@@ -191,7 +191,7 @@ def test_counterbalanced_order_over_many_raters() -> None:
 
 
 def test_the_common_requests_never_reach_drf(monkeypatch: pytest.MonkeyPatch) -> None:
-    rating_study(prompts=2, scale="ternary")
+    judging_study(prompts=2, scale="ternary")
     client = _client("r1")
     reached: list[str] = []
     original = APIView.initial

@@ -1,11 +1,11 @@
-"""Server-rendered pages; thin: check the role, call a service or selector, render."""
+"""The home page: raters see their studies, researchers and admins the studies overview."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from annotations.selectors.catalog import study_overview_list
-from annotations.selectors.rating import rater_studies
+from annotations.selectors.judging import rater_studies
 
 
 @login_required

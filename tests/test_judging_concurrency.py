@@ -12,11 +12,11 @@ from django.db.models import QuerySet
 from annotations.models import Assignment, AssignmentStatus, Comparison, Judgment, Study, User
 from annotations.services.assignment import PickRule, assignment_next
 from annotations.services.judging import judgment_submit
-from tests.rating_support import (
+from tests.judging_support import (
+    judging_study,
     judgments_import_one_each,
     make_user,
     pick_rule_use,
-    rating_study,
 )
 
 THREADS = 32
@@ -77,7 +77,7 @@ def _assert_exactly_k_balanced(judgments: QuerySet[Judgment]) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_32_threads_as_12_raters_fill_every_comparison_exactly() -> None:
-    study = rating_study(slug="race", prompts=COMPARISONS, overlap=OVERLAP)
+    study = judging_study(slug="race", prompts=COMPARISONS, overlap=OVERLAP)
     raters = [make_user(f"racer{i}") for i in range(RATERS)]
     created, repeats = _race(study, raters)
     assert created == COMPARISONS * OVERLAP
@@ -97,7 +97,7 @@ def test_a_rule_that_counts_only_some_judgments_stays_exact_under_contention(
     # Every comparison already holds an imported judgment, which this rule does not count: the
     # index bound is off and each comparison must still end with exactly k counted judgments,
     # counterbalanced among themselves.
-    study = rating_study(slug="race", prompts=COMPARISONS, overlap=OVERLAP)
+    study = judging_study(slug="race", prompts=COMPARISONS, overlap=OVERLAP)
     judgments_import_one_each(study)
     rule = PickRule(counts="j.source = 'web'")
     pick_rule_use(monkeypatch, rule)

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from annotations.models import Judgment
 from annotations.services.studies import study_create_or_update
 from tests.api_support import assert_error_shape
-from tests.rating_support import BASELINE, rating_study, user_token
+from tests.judging_support import BASELINE, judging_study, user_token
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def _lease(client: APIClient) -> int:
 # A plain JSON answer takes the fast lane; a string strength goes through DRF's serializer.
 @pytest.mark.parametrize("strength", [None, "1"])
 def test_judging_a_closed_study_is_refused_and_nothing_is_stored(strength: Any) -> None:
-    rating_study(prompts=1)
+    judging_study(prompts=1)
     client = _rater_client()
     assignment_id = _lease(client)
     study_create_or_update(slug="rating", baseline=BASELINE, is_open=False)
@@ -50,7 +50,7 @@ def test_judging_a_closed_study_is_refused_and_nothing_is_stored(strength: Any) 
 def test_a_strength_that_is_not_a_whole_number_on_the_scale_is_a_field_error(
     strength: Any,
 ) -> None:
-    rating_study(prompts=1, scale="likert5")
+    judging_study(prompts=1, scale="likert5")
     client = _rater_client()
     assignment_id = _lease(client)
     response = client.post(

@@ -9,7 +9,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from annotations.models import Study
 from annotations.rendering import markdown_render
-from annotations.selectors.rating import rater_progress, study_form
+from annotations.selectors.judging import rater_progress, study_form
 
 # Outputs are hostile input: even if a rendering bug let markup through, no inline script,
 # no foreign script, no plugin and no outside request could run or leave from this page.

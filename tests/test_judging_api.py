@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotations.models import Assignment, Judgment
-from tests.rating_support import BASELINE, CANDIDATE, make_user, rating_study, user_token
+from tests.judging_support import BASELINE, CANDIDATE, judging_study, make_user, user_token
 
 pytestmark = pytest.mark.django_db
 
@@ -27,7 +27,7 @@ def _next(client: APIClient, slug: str = "rating", query: str = ""):
 
 
 def test_next_returns_a_blinded_assignment_with_form_and_progress() -> None:
-    rating_study(
+    judging_study(
         prompts=2,
         scale="likert5",
         criteria=["helpful"],
@@ -60,7 +60,7 @@ def test_next_returns_a_blinded_assignment_with_form_and_progress() -> None:
 
 
 def test_judgment_201_then_200_with_the_same_judgment() -> None:
-    rating_study(prompts=2)
+    judging_study(prompts=2)
     client = _client("r1")
     assignment = _next(client).json()
     url = f"/api/assignments/{assignment['id']}/judgment"
@@ -80,7 +80,7 @@ def test_judgment_201_then_200_with_the_same_judgment() -> None:
 
 
 def test_validation_errors_name_the_field() -> None:
-    rating_study(prompts=1, scale="ternary", criteria=["honest"], rationale="required")
+    judging_study(prompts=1, scale="ternary", criteria=["honest"], rationale="required")
     client = _client("r1")
     assignment = _next(client).json()
     url = f"/api/assignments/{assignment['id']}/judgment"
@@ -97,7 +97,7 @@ def test_validation_errors_name_the_field() -> None:
 
 
 def test_204_when_nothing_is_left() -> None:
-    rating_study(prompts=1, overlap=1)
+    judging_study(prompts=1, overlap=1)
     client = _client("r1")
     assignment = _next(client).json()
     client.post(f"/api/assignments/{assignment['id']}/judgment", {"winner": "tie"}, format="json")
@@ -106,7 +106,7 @@ def test_204_when_nothing_is_left() -> None:
 
 
 def test_skip_then_not_served_again() -> None:
-    rating_study(prompts=2)
+    judging_study(prompts=2)
     client = _client("r1")
     first = _next(client).json()
     response = client.post(
@@ -122,7 +122,7 @@ def test_skip_then_not_served_again() -> None:
 
 
 def test_late_submit_refused_with_409_and_a_message() -> None:
-    rating_study(prompts=1, overlap=1)
+    judging_study(prompts=1, overlap=1)
     c1, c2 = _client("r1"), _client("r2")
     first = _next(c1).json()
     Assignment.objects.filter(pk=first["id"]).update(
@@ -137,7 +137,7 @@ def test_late_submit_refused_with_409_and_a_message() -> None:
 
 
 def test_roles_and_ownership() -> None:
-    rating_study(prompts=2)
+    judging_study(prompts=2)
     anonymous = APIClient()
     response = _next(anonymous)
     assert response.status_code == 401
@@ -158,12 +158,12 @@ def test_roles_and_ownership() -> None:
 
 
 def test_closed_study_is_404() -> None:
-    rating_study(prompts=1, is_open=False)
+    judging_study(prompts=1, is_open=False)
     assert _next(_client("r1")).status_code == 404
 
 
 def test_session_auth_requires_csrf() -> None:
-    rating_study(prompts=1)
+    judging_study(prompts=1)
     make_user("webrater")
     client = Client(enforce_csrf_checks=True)
     assert client.login(username="webrater", password="pw-for-tests-1")
@@ -186,7 +186,7 @@ def test_chat_prompt_comes_as_a_transcript() -> None:
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "What is **2+2**?"},
     ]
-    rating_study(prompts=1, prompt_texts=[transcript])
+    judging_study(prompts=1, prompt_texts=[transcript])
     body = _next(_client("r1")).json()
     messages = body["prompt"]["messages"]
     assert [m["role"] for m in messages] == ["system", "user"]

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import connection
 
+from annotations.db.prepared import sql_rows
 from annotations.models import (
     SCALE_MAX_STRENGTH,
     Assignment,
@@ -17,7 +18,6 @@ from annotations.models import (
     User,
 )
 from annotations.rendering import markdown_render
-from annotations.sql import sql_rows
 
 _STRENGTH_WORDS = {
     1: {1: "better"},

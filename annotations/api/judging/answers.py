@@ -15,7 +15,7 @@ from rest_framework import status
 
 from annotations.errors import django_errors, error_body, error_item
 from annotations.models import Study, User
-from annotations.selectors.rating import (
+from annotations.selectors.judging import (
     assignment_load,
     assignment_view,
     judgment_view,
@@ -44,7 +44,7 @@ def not_found() -> Answer:
 
 
 def service_error(exc: ValidationError | PermissionDenied) -> Answer:
-    """The answer to what the rating services raise."""
+    """The answer to what the assignment and judging services raise."""
     if isinstance(exc, LeaseLost):
         return status.HTTP_409_CONFLICT, error_body(django_errors(exc))
     if isinstance(exc, NotYourAssignment):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from annotations.models import Assignment, AssignmentStatus, Judgment
-from tests.rating_support import BASELINE, CANDIDATE, TEST_PASSWORD, make_user, rating_study
+from tests.judging_support import BASELINE, CANDIDATE, TEST_PASSWORD, judging_study, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -65,7 +65,7 @@ def _wait_for_assignment(page: Any, previous_left: str | None = None) -> str:
 def test_rater_judges_with_the_keyboard_and_orientation_is_stored(
     live_server: Any, browser: Any
 ) -> None:
-    study = rating_study(slug="kbd", prompts=5, scale="ternary", overlap=2)
+    study = judging_study(slug="kbd", prompts=5, scale="ternary", overlap=2)
     rater = make_user("kbd-rater")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     watcher = Watcher(page)
@@ -146,7 +146,7 @@ HUGE = ("A long line without spaces " + "z" * 5000 + "\n\n") * 40  # about 200 K
 def test_hostile_outputs_render_as_text_and_keep_the_layout(
     live_server: Any, browser: Any, width: int
 ) -> None:
-    rating_study(
+    judging_study(
         slug="hostile",
         prompts=1,
         prompt_texts=["<script>window.__pwned='prompt'</script> Evaluate these."],
@@ -232,7 +232,7 @@ def _checked_verdict(page: Any) -> str:
 def test_letter_shortcuts_pick_what_the_help_lists(
     live_server: Any, browser: Any, scale: str, expected: dict[str, str]
 ) -> None:
-    rating_study(slug=f"keys-{scale}", prompts=1, scale=scale)
+    judging_study(slug=f"keys-{scale}", prompts=1, scale=scale)
     make_user(f"keys-{scale}")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     watcher = Watcher(page)

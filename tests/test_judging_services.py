@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from annotations.models import Assignment, AssignmentStatus, Comparison, Judgment, Study
-from annotations.selectors.rating import rater_progress, scale_choices
+from annotations.selectors.judging import rater_progress, scale_choices
 from annotations.services.assignment import (
     NotYourAssignment,
     assignment_next,
@@ -17,7 +17,7 @@ from annotations.services.assignment import (
 )
 from annotations.services.judging import LeaseLost, judgment_submit
 from annotations.services.studies import study_create_or_update
-from tests.rating_support import BASELINE, make_user, rating_study
+from tests.judging_support import BASELINE, judging_study, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +31,7 @@ def _expire(assignment: Assignment) -> None:
 
 
 def test_reload_returns_the_same_open_lease() -> None:
-    study = rating_study(prompts=3)
+    study = judging_study(prompts=3)
     rater = make_user("r1")
     first = assignment_next(study=study, rater=rater)
     again = assignment_next(study=study, rater=rater)
@@ -42,7 +42,7 @@ def test_reload_returns_the_same_open_lease() -> None:
 
 
 def test_fewest_judgments_first_and_exactly_overlap_raters() -> None:
-    study = rating_study(prompts=1, overlap=2)
+    study = judging_study(prompts=1, overlap=2)
     r1, r2, r3 = make_user("r1"), make_user("r2"), make_user("r3")
     a1 = assignment_next(study=study, rater=r1)
     a2 = assignment_next(study=study, rater=r2)
@@ -57,7 +57,7 @@ def test_fewest_judgments_first_and_exactly_overlap_raters() -> None:
 
 
 def test_fewest_judgments_go_first() -> None:
-    study = rating_study(prompts=2, overlap=3)
+    study = judging_study(prompts=2, overlap=3)
     r1, r2 = make_user("r1"), make_user("r2")
     a1 = assignment_next(study=study, rater=r1)
     judgment_submit(assignment=a1, rater=r1, winner="left")
@@ -67,7 +67,7 @@ def test_fewest_judgments_go_first() -> None:
 
 
 def test_expired_lease_frees_the_comparison_and_late_submit_is_refused_when_filled() -> None:
-    study = rating_study(prompts=1, overlap=1)
+    study = judging_study(prompts=1, overlap=1)
     r1, r2 = make_user("r1"), make_user("r2")
     a1 = assignment_next(study=study, rater=r1)
     assert assignment_next(study=study, rater=r2) is None
@@ -84,7 +84,7 @@ def test_expired_lease_frees_the_comparison_and_late_submit_is_refused_when_fill
 
 
 def test_late_submit_is_accepted_while_the_comparison_still_needs_a_rater() -> None:
-    study = rating_study(prompts=1, overlap=2)
+    study = judging_study(prompts=1, overlap=2)
     r1 = make_user("r1")
     a1 = assignment_next(study=study, rater=r1)
     _expire(a1)
@@ -95,7 +95,7 @@ def test_late_submit_is_accepted_while_the_comparison_still_needs_a_rater() -> N
 
 
 def test_expired_own_lease_is_renewed_on_reload_when_there_is_room() -> None:
-    study = rating_study(prompts=2, overlap=1)
+    study = judging_study(prompts=2, overlap=1)
     r1 = make_user("r1")
     a1 = assignment_next(study=study, rater=r1)
     _expire(a1)
@@ -105,7 +105,7 @@ def test_expired_own_lease_is_renewed_on_reload_when_there_is_room() -> None:
 
 
 def test_expired_own_lease_taken_by_another_is_closed_and_rater_moves_on() -> None:
-    study = rating_study(prompts=2, overlap=1)
+    study = judging_study(prompts=2, overlap=1)
     r1, r2 = make_user("r1"), make_user("r2")
     a1 = assignment_next(study=study, rater=r1)
     _expire(a1)
@@ -121,7 +121,7 @@ def test_expired_own_lease_taken_by_another_is_closed_and_rater_moves_on() -> No
 
 
 def test_skip_is_not_served_again_and_is_idempotent() -> None:
-    study = rating_study(prompts=2, overlap=3)
+    study = judging_study(prompts=2, overlap=3)
     r1 = make_user("r1")
     a1 = assignment_next(study=study, rater=r1)
     assignment_skip(assignment=a1, rater=r1, reason="I cannot read this language")
@@ -141,7 +141,7 @@ def test_skip_is_not_served_again_and_is_idempotent() -> None:
 
 
 def test_only_raters_take_assignments_and_only_their_own() -> None:
-    study = rating_study(prompts=1)
+    study = judging_study(prompts=1)
     researcher = make_user("res", role="researcher")
     admin = make_user("adm", role="admin")
     r1, r2 = make_user("r1"), make_user("r2")
@@ -157,13 +157,13 @@ def test_only_raters_take_assignments_and_only_their_own() -> None:
 
 
 def test_closed_study_gives_no_assignments() -> None:
-    study = rating_study(prompts=1, is_open=False)
+    study = judging_study(prompts=1, is_open=False)
     with pytest.raises(ValidationError, match="closed"):
         assignment_next(study=study, rater=make_user("r1"))
 
 
 def test_repeat_submit_returns_the_stored_judgment() -> None:
-    study = rating_study(prompts=1)
+    study = judging_study(prompts=1)
     r1 = make_user("r1")
     a1 = assignment_next(study=study, rater=r1)
     first, created = judgment_submit(assignment=a1, rater=r1, winner="left", rationale="clear")
@@ -175,7 +175,7 @@ def test_repeat_submit_returns_the_stored_judgment() -> None:
 
 
 def test_left_right_converted_to_canonical_orientation() -> None:
-    study = rating_study(
+    study = judging_study(
         prompts=2,
         scale="likert5",
         criteria=["helpful", "honest"],
@@ -205,7 +205,7 @@ def test_left_right_converted_to_canonical_orientation() -> None:
 
 
 def test_left_right_order_is_counterbalanced_across_raters() -> None:
-    study = rating_study(prompts=1, overlap=6)
+    study = judging_study(prompts=1, overlap=6)
     lefts = []
     for i in range(6):
         rater = make_user(f"r{i}")
@@ -230,7 +230,7 @@ def test_left_right_order_is_counterbalanced_across_raters() -> None:
     ],
 )
 def test_form_validation_per_scale(scale: str, answer: dict, message: str) -> None:
-    study = rating_study(prompts=1, scale=scale)
+    study = judging_study(prompts=1, scale=scale)
     r1 = make_user("r1")
     a = assignment_next(study=study, rater=r1)
     with pytest.raises(ValidationError) as caught:
@@ -252,7 +252,7 @@ def test_form_validation_per_scale(scale: str, answer: dict, message: str) -> No
 def test_valid_answers_per_scale(
     scale: str, winner: str, strength: int | None, preference_left: int
 ) -> None:
-    study = rating_study(prompts=1, scale=scale)
+    study = judging_study(prompts=1, scale=scale)
     r1 = make_user("r1")
     a = assignment_next(study=study, rater=r1)
     judgment, _ = judgment_submit(assignment=a, rater=r1, winner=winner, strength=strength)
@@ -261,7 +261,7 @@ def test_valid_answers_per_scale(
 
 
 def test_form_settings_are_enforced() -> None:
-    study = rating_study(
+    study = judging_study(
         prompts=1, allow_both_bad=False, criteria=["helpful"], flags=["hallucination"]
     )
     r1 = make_user("r1")
@@ -284,20 +284,20 @@ def test_form_settings_are_enforced() -> None:
 
 def test_rationale_modes() -> None:
     r1 = make_user("r1")
-    required = rating_study(slug="req", prompts=1, rationale="required")
+    required = judging_study(slug="req", prompts=1, rationale="required")
     a = assignment_next(study=required, rater=r1)
     with pytest.raises(ValidationError, match="asks for a rationale"):
         judgment_submit(assignment=a, rater=r1, winner="left", rationale="   ")
     judgment, _ = judgment_submit(assignment=a, rater=r1, winner="left", rationale=" because ")
     assert judgment.rationale == "because"
-    off = rating_study(slug="off", prompts=1, rationale="off")
+    off = judging_study(slug="off", prompts=1, rationale="off")
     b = assignment_next(study=off, rater=r1)
     with pytest.raises(ValidationError, match="does not ask"):
         judgment_submit(assignment=b, rater=r1, winner="left", rationale="unasked")
 
 
 def test_both_bad_is_a_tie_with_the_flag_set() -> None:
-    study = rating_study(prompts=1, scale="likert7")
+    study = judging_study(prompts=1, scale="likert7")
     r1 = make_user("r1")
     a = assignment_next(study=study, rater=r1)
     judgment, _ = judgment_submit(assignment=a, rater=r1, winner="both_bad")
@@ -305,7 +305,7 @@ def test_both_bad_is_a_tie_with_the_flag_set() -> None:
 
 
 def test_duration_uses_sane_client_time_else_server_time() -> None:
-    study = rating_study(prompts=2)
+    study = judging_study(prompts=2)
     r1 = make_user("r1")
     a = assignment_next(study=study, rater=r1)
     judgment, _ = judgment_submit(assignment=a, rater=r1, winner="left", duration_ms=1200)
@@ -327,7 +327,7 @@ def _close(study: Study) -> None:
 
 
 def test_submit_on_a_closed_study_is_refused_and_writes_nothing() -> None:
-    study = rating_study(prompts=1)
+    study = judging_study(prompts=1)
     r1 = make_user("r1")
     a1 = assignment_next(study=study, rater=r1)
     _close(study)
@@ -346,7 +346,7 @@ def test_submit_on_a_closed_study_is_refused_and_writes_nothing() -> None:
 
 
 def test_late_submit_on_a_closed_study_is_refused() -> None:
-    study = rating_study(prompts=1, overlap=2)
+    study = judging_study(prompts=1, overlap=2)
     r1 = make_user("r1")
     a1 = assignment_next(study=study, rater=r1)
     _expire(a1)
@@ -358,7 +358,7 @@ def test_late_submit_on_a_closed_study_is_refused() -> None:
 
 
 def test_repeat_submit_after_closing_returns_the_stored_judgment() -> None:
-    study = rating_study(prompts=1)
+    study = judging_study(prompts=1)
     r1 = make_user("r1")
     a1 = assignment_next(study=study, rater=r1)
     first, _ = judgment_submit(assignment=a1, rater=r1, winner="left")
@@ -371,7 +371,7 @@ def test_repeat_submit_after_closing_returns_the_stored_judgment() -> None:
 def test_strength_that_is_not_a_whole_number_on_the_scale_is_a_field_error(
     strength: object,
 ) -> None:
-    study = rating_study(prompts=1, scale="likert5", criteria=["helpful"])
+    study = judging_study(prompts=1, scale="likert5", criteria=["helpful"])
     r1 = make_user("r1")
     a = assignment_next(study=study, rater=r1)
     with pytest.raises(ValidationError) as caught:

@@ -8,7 +8,7 @@ from django.test import Client
 from annotations.models import User
 from annotations.services.assignment import assignment_next
 from annotations.services.judging import judgment_submit
-from tests.rating_support import BASELINE, CANDIDATE, TEST_PASSWORD, make_user, rating_study
+from tests.judging_support import BASELINE, CANDIDATE, TEST_PASSWORD, judging_study, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -21,8 +21,8 @@ def _login(username: str, role: str = "rater") -> Client:
 
 
 def test_home_lists_open_studies_with_the_raters_progress() -> None:
-    study = rating_study(slug="open-one", name="Open one", prompts=3)
-    rating_study(slug="closed-one", name="Closed one", prompts=1, is_open=False)
+    study = judging_study(slug="open-one", name="Open one", prompts=3)
+    judging_study(slug="closed-one", name="Closed one", prompts=1, is_open=False)
     client = _login("r1")
     user = User.objects.get(username="r1")
     judgment_submit(assignment=assignment_next(study=study, rater=user), rater=user, winner="left")
@@ -34,7 +34,7 @@ def test_home_lists_open_studies_with_the_raters_progress() -> None:
 
 
 def test_judge_page_has_form_shortcuts_csp_and_no_model_names() -> None:
-    rating_study(
+    judging_study(
         slug="s1",
         prompts=1,
         scale="likert7",
@@ -59,8 +59,8 @@ def test_judge_page_has_form_shortcuts_csp_and_no_model_names() -> None:
 
 
 def test_judge_page_forbids_other_roles_and_hides_closed_studies() -> None:
-    rating_study(slug="s1", prompts=1)
-    rating_study(slug="s2", prompts=1, is_open=False)
+    judging_study(slug="s1", prompts=1)
+    judging_study(slug="s2", prompts=1, is_open=False)
     for role in ("researcher", "admin"):
         response = _login(f"u-{role}", role).get("/studies/s1/judge/")
         assert response.status_code == 403

@@ -22,9 +22,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
-from annotations.api.permissions import IsRater
-from annotations.api.rating import fastlane
-from annotations.api.rating.answers import (
+from annotations.api.judging import fastlane
+from annotations.api.judging.answers import (
     Answer,
     judgment_answer,
     next_answer,
@@ -32,6 +31,7 @@ from annotations.api.rating.answers import (
     service_error,
     skip_answer,
 )
+from annotations.api.permissions import IsRater
 from annotations.api.schema import (
     ASSIGNMENT_RESPONSE,
     JUDGMENT_RESPONSE,
@@ -83,7 +83,7 @@ def _validated(
     return validate
 
 
-class RatingView(APIView):
+class JudgingView(APIView):
     """Base: token first so that anonymous callers get 401 with a WWW-Authenticate header."""
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
@@ -113,7 +113,7 @@ def _documented(request: Any, responses: dict[int, Any]) -> Callable[[Any], Any]
     return extend_schema(request=request, parameters=[_PROGRESS], responses=responses)
 
 
-class NextAssignmentView(RatingView):
+class NextAssignmentView(JudgingView):
     """POST /api/studies/<slug>/assignments/next -> 200 assignment, or 204 when none is left.
 
     With ?progress=1 (here and on judgment and skip) the response carries the rater's progress.
@@ -135,7 +135,7 @@ class NextAssignmentView(RatingView):
         return _answered(request, next_answer, slug=slug)
 
 
-class JudgmentView(RatingView):
+class JudgmentView(JudgingView):
     """POST /api/assignments/<id>/judgment -> 201 first time, 200 with the same on a repeat."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -156,7 +156,7 @@ class JudgmentView(RatingView):
         )
 
 
-class SkipView(RatingView):
+class SkipView(JudgingView):
     """POST /api/assignments/<id>/skip with an optional {"reason"}."""
 
     @_documented(

@@ -1,4 +1,4 @@
-"""Test helpers for rating: a study with comparisons, and users, made through the services."""
+"""Test helpers for judging: a study with comparisons, and users, made through the services."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ BASELINE = "secret-baseline-model"
 CANDIDATE = "secret-candidate-model"
 
 
-def rating_study(
+def judging_study(
     *,
     slug: str = "rating",
     prompts: int = 3,
@@ -67,7 +67,7 @@ def user_token(username: str, role: str = "rater") -> str:
 
 
 def judgments_import_one_each(study: Study, *, rater: str = "elsewhere") -> None:
-    """One imported judgment on every comparison of a rating_study (candidate on the left)."""
+    """One imported judgment on every comparison of a judging_study (candidate on the left)."""
     rows = [
         {"key": key, "left": CANDIDATE, "right": BASELINE, "winner": "left", "rater": rater}
         for key in study.prompts.values_list("key", flat=True)

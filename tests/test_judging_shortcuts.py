@@ -7,8 +7,8 @@ import re
 import pytest
 from django.test import Client
 
-from annotations.selectors.rating import scale_choices
-from tests.rating_support import TEST_PASSWORD, make_user, rating_study
+from annotations.selectors.judging import scale_choices
+from tests.judging_support import TEST_PASSWORD, judging_study, make_user
 
 
 @pytest.mark.parametrize(
@@ -35,7 +35,7 @@ def test_likert7_letters_pick_the_middle_strength_not_slightly_better() -> None:
 
 @pytest.mark.django_db
 def test_judge_page_help_and_buttons_carry_the_same_shortcuts() -> None:
-    rating_study(slug="keys", prompts=1, scale="likert7")
+    judging_study(slug="keys", prompts=1, scale="likert7")
     make_user("r1")
     client = Client()
     assert client.login(username="r1", password=TEST_PASSWORD)

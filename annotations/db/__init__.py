@@ -1,0 +1,1 @@
+"""Hand-written SQL of the rater hot path: prepared statements, one round trip."""

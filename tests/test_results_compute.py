@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from annotations.analysis.compute import results_compute
+from annotations.analysis.inputs import GeneratorRow, JudgmentArrays, ResultsInputs
 from annotations.analysis.options import ResultsOptions
-from annotations.selectors.results import GeneratorRow, JudgmentArrays, ResultsInputs
 
 ALPHA, BASE, BETA = 1, 2, 3
 Z95 = 1.959963984540054

@@ -89,3 +89,23 @@ print(sorted({m.split(".")[0] for m in sys.modules} & {"scipy", "matplotlib"}))
         check=True,
     )
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_the_results_computation_runs_without_django_settings_models_or_a_database() -> None:
+    # No DJANGO_SETTINGS_MODULE and no django.setup(): the pure computation and its input types
+    # must import and run on their own (Django's exception classes are plain Python).
+    script = """
+import sys
+from annotations.analysis import compute, inputs
+print(sorted(m for m in sys.modules if m.startswith(("django.db", "django.conf", "annotations.models"))))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -18,8 +18,8 @@ import numpy.typing as npt
 # The package loads scipy on the first use of a name, not here: the URL configuration imports
 # this module, and a worker that never computes results (exports, judging) should not carry it.
 from annotations import stats
+from annotations.analysis.inputs import GeneratorRow, JudgmentArrays, ResultsInputs
 from annotations.analysis.options import METHODS, ResultsOptions
-from annotations.selectors.results import GeneratorRow, JudgmentArrays, ResultsInputs
 
 
 def _num(value: float) -> float | None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 
-from annotations.models import Generator, Study
 from annotations.stats import DEFAULT_RESAMPLES
+
+if TYPE_CHECKING:
+    from annotations.models import Study
 
 METHODS: dict[str, str] = {
     "bootstrap": "prompt-clustered percentile bootstrap",
@@ -64,6 +66,10 @@ def results_options_validate(
     confidence: Any = None,
 ) -> ResultsOptions:
     """Check the options of a results request; raises ValidationError naming the bad field."""
+    # Imported here so that the pure computation, which imports the option types from this
+    # module, never loads Django's models.
+    from annotations.models import Generator
+
     errors: dict[str, str] = {}
     baseline_id = study.baseline_id
     if baseline:

@@ -10,25 +10,17 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.api.errors import error_response
+from annotations.api.permissions import IsResearcherOrAdmin
 from annotations.errors import django_errors
 from annotations.exports.registry import export_open
 from annotations.models import Study
 from annotations.selectors.judgment_filters import judgment_filter_build
-
-
-class CanSeeResults(BasePermission):
-    """Researchers and admins; raters never see results or exports."""
-
-    message = "Only researchers and admins can export."
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.can_see_results)
 
 
 class IgnoreFormatParameter(DefaultContentNegotiation):
@@ -60,7 +52,7 @@ class StudyExportView(APIView):
     {"detail", "errors": [{"field", "message"}]}.
     """
 
-    permission_classes = [IsAuthenticated, CanSeeResults]
+    permission_classes = [IsAuthenticated, IsResearcherOrAdmin]
     content_negotiation_class = IgnoreFormatParameter
 
     # The formats and their media types are filled in from the registry by the schema hook.

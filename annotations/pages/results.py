@@ -18,8 +18,10 @@ from annotations.analysis.options import (
     MIN_RESAMPLES,
     results_query_parse,
 )
+from annotations.errors import error_body
 from annotations.models import Study
 from annotations.selectors.results import study_results_version
+from annotations.stats import DEFAULT_RESAMPLES
 
 REFRESH_SECONDS = 30
 
@@ -53,6 +55,7 @@ def results_page(request: HttpRequest, slug: str) -> HttpResponse:
             "methods": METHODS,
             "min_resamples": MIN_RESAMPLES,
             "max_resamples": MAX_RESAMPLES,
+            "default_resamples": DEFAULT_RESAMPLES,
             "query": request.GET.urlencode(),
             "refresh_seconds": REFRESH_SECONDS,
             "figure_formats": list(FIGURE_FORMATS),
@@ -94,5 +97,7 @@ def results_figure(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
 def results_version(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_object_or_404(Study, slug=slug)
     if not request.user.can_see_results:
-        return JsonResponse({"detail": "Only researchers and admins can see results."}, status=403)
+        return JsonResponse(
+            error_body([], detail="Only researchers and admins can see results."), status=403
+        )
     return JsonResponse({"version": study_results_version(study=study)})

@@ -11,7 +11,6 @@ study_results_version() fingerprints all of it for the results cache (annotation
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,6 +18,7 @@ import numpy.typing as npt
 import psycopg
 from django.db import connection, transaction
 
+from annotations.analysis.inputs import GeneratorRow, JudgmentArrays, ResultsInputs
 from annotations.models import Criterion, Flag, Generator, Study, User
 from annotations.selectors.pseudonyms import rater_pseudonym
 
@@ -77,31 +77,6 @@ SELECT string_agg(int8send(id) || int8send(category_code), ''::bytea) FROM (
     FROM annotations_prompt WHERE study_id = %(study)s
 ) p
 """
-
-
-@dataclass(frozen=True)
-class JudgmentArrays:
-    """Every judgment of a study as parallel numpy arrays (canonical a/b orientation).
-
-    generator_a/b, prompt, rater and comparison hold database ids; category holds an index into
-    `categories`; duration_ms is -1 where unknown. Judgments follow id order.
-    """
-
-    id: npt.NDArray[np.int64]
-    comparison: npt.NDArray[np.int64]
-    generator_a: npt.NDArray[np.int64]
-    generator_b: npt.NDArray[np.int64]
-    prompt: npt.NDArray[np.int64]
-    rater: npt.NDArray[np.int64]
-    category: npt.NDArray[np.int32]
-    preference: npt.NDArray[np.int16]
-    both_bad: npt.NDArray[np.bool_]
-    left_is_a: npt.NDArray[np.bool_]
-    duration_ms: npt.NDArray[np.int64]
-    categories: tuple[str, ...]
-
-    def __len__(self) -> int:
-        return len(self.preference)
 
 
 def _records(cursor: Any, sql: str, study: Study, dtype: np.dtype) -> npt.NDArray[np.void]:
@@ -179,36 +154,6 @@ def study_judgment_arrays(*, study: Study) -> JudgmentArrays:
         duration_ms=rows["duration_ms"].astype(np.int64)[order],
         categories=categories,
     )
-
-
-@dataclass(frozen=True)
-class GeneratorRow:
-    """One generator of a study as the results show it."""
-
-    id: int
-    name: str
-    family: str
-    size: int | None
-
-
-@dataclass(frozen=True)
-class ResultsInputs:
-    """Everything a study's results are computed from (annotations.analysis.compute).
-
-    criteria and flags are the study's (key, label) pairs in the study's order. The answers
-    and marks are (judgment id, key, value) rows: criterion answers as signed integers (positive
-    favours output a), flags as (judgment id, side "a" or "b", flag).
-    """
-
-    slug: str
-    name: str
-    generators: tuple[GeneratorRow, ...]  # in name order
-    arrays: JudgmentArrays
-    rater_pseudonyms: dict[int, str]
-    criteria: tuple[tuple[str, str], ...] = ()
-    criterion_answers: tuple[tuple[int, str, int], ...] = ()
-    flags: tuple[tuple[str, str], ...] = ()
-    flag_marks: tuple[tuple[int, str, str], ...] = ()
 
 
 def _criterion_answers(study: Study) -> tuple[tuple[int, str, int], ...]:

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotations.errors import validation_message
 from annotations.exports.registry import EXPORT_FORMATS, Export, export_open
-from annotations.models import Study
+from annotations.management.options import study_option_add, study_option_get
 from annotations.selectors.judgment_filters import judgment_filter_build
 
 
@@ -50,7 +50,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--study", required=True, help="slug of the study")
+        study_option_add(parser=parser)
         parser.add_argument("--format", required=True, help=f"one of: {', '.join(EXPORT_FORMATS)}")
         parser.add_argument(
             "--output",
@@ -72,9 +72,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        study = Study.objects.filter(slug=options["study"]).first()
-        if study is None:
-            raise CommandError(f"no study with slug {options['study']!r}")
+        study = study_option_get(options=options)
         try:
             filters = judgment_filter_build(
                 study=study,

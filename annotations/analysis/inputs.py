@@ -1,0 +1,67 @@
+"""What a study's results are computed from: plain arrays and rows, no database objects.
+
+The selectors in annotations.selectors.results fill these; annotations.analysis.compute reads
+them. Keeping the types here lets the computation (and its tests) run with no Django at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True)
+class JudgmentArrays:
+    """Every judgment of a study as parallel numpy arrays (canonical a/b orientation).
+
+    generator_a/b, prompt, rater and comparison hold database ids; category holds an index into
+    `categories`; duration_ms is -1 where unknown. Judgments follow id order.
+    """
+
+    id: npt.NDArray[np.int64]
+    comparison: npt.NDArray[np.int64]
+    generator_a: npt.NDArray[np.int64]
+    generator_b: npt.NDArray[np.int64]
+    prompt: npt.NDArray[np.int64]
+    rater: npt.NDArray[np.int64]
+    category: npt.NDArray[np.int32]
+    preference: npt.NDArray[np.int16]
+    both_bad: npt.NDArray[np.bool_]
+    left_is_a: npt.NDArray[np.bool_]
+    duration_ms: npt.NDArray[np.int64]
+    categories: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.preference)
+
+
+@dataclass(frozen=True)
+class GeneratorRow:
+    """One generator of a study as the results show it."""
+
+    id: int
+    name: str
+    family: str
+    size: int | None
+
+
+@dataclass(frozen=True)
+class ResultsInputs:
+    """Everything a study's results are computed from (annotations.analysis.compute).
+
+    criteria and flags are the study's (key, label) pairs in the study's order. The answers
+    and marks are (judgment id, key, value) rows: criterion answers as signed integers (positive
+    favours output a), flags as (judgment id, side "a" or "b", flag).
+    """
+
+    slug: str
+    name: str
+    generators: tuple[GeneratorRow, ...]  # in name order
+    arrays: JudgmentArrays
+    rater_pseudonyms: dict[int, str]
+    criteria: tuple[tuple[str, str], ...] = ()
+    criterion_answers: tuple[tuple[int, str, int], ...] = ()
+    flags: tuple[tuple[str, str], ...] = ()
+    flag_marks: tuple[tuple[int, str, str], ...] = ()

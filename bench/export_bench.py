@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -26,6 +25,9 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from machine import machine_line  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
 
 import django  # noqa: E402
@@ -34,7 +36,7 @@ django.setup()
 
 from django.db import connection, transaction  # noqa: E402
 
-from annotations.models import Study  # noqa: E402
+from annotations.models import Judgment, Study  # noqa: E402
 from annotations.services.studies import study_create_or_update, study_delete  # noqa: E402
 from annotations.services.users import user_create_or_update  # noqa: E402
 
@@ -44,22 +46,9 @@ RATERS = 10
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
-        pg = cursor.fetchone()[0]
-    ram = psutil.virtual_memory().total / 2**30
-    return (
-        f"{cpu}; {os.cpu_count()} cores; {ram:.0f} GiB RAM; Python {platform.python_version()}; "
-        f"PostgreSQL {pg}; {platform.system()} {platform.release()}"
-    )
+        return machine_line(postgres=cursor.fetchone()[0])
 
 
 def set_up(judgments: int) -> Study:
@@ -129,13 +118,7 @@ def set_up(judgments: int) -> Study:
 
 
 def judgment_count(study: Study) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM annotations_judgment j JOIN annotations_comparison c "
-            "ON c.id = j.comparison_id WHERE c.study_id = %s",
-            [study.pk],
-        )
-        return cursor.fetchone()[0]
+    return Judgment.objects.filter(comparison__study=study).count()
 
 
 class PeakRss:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import random
 import signal
 import statistics
@@ -31,6 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from machine import machine_line  # noqa: E402
 
 BENCH_DB = "bench_rating"
 SLUG = "bench-rating"
@@ -58,29 +59,6 @@ def _admin(url: str, sql: str) -> None:
 
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql)
-
-
-def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = "unknown"
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        ram = f"{kb / 1024 / 1024:.1f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "ram": ram,
-        "python": platform.python_version(),
-    }
 
 
 def setup(
@@ -585,12 +563,8 @@ def main() -> None:
     if not args.keep:
         _admin(server, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
-    info = machine()
     next_ms = result["next_ms"]
-    print(
-        f"machine: {info['cpu']}, {info['cores']} cores, {info['ram']} RAM, "
-        f"Python {info['python']}, PostgreSQL {checks['pg']}"
-    )
+    print(f"machine: {machine_line(postgres=checks['pg'])}")
     print(
         f"config: {args.raters} raters, {args.comparisons} comparisons, overlap {args.overlap}, "
         f"gunicorn {args.workers} workers x {args.threads} threads, progress={args.progress}, "

@@ -32,7 +32,6 @@ import importlib.util
 import io
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from machine import machine_line  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
 
 import django  # noqa: E402
@@ -63,7 +65,7 @@ from scipy.special import expit, log_expit  # noqa: E402
 from annotations import stats  # noqa: E402
 from annotations.analysis.cache import study_results_compute  # noqa: E402
 from annotations.analysis.options import results_options_validate  # noqa: E402
-from annotations.models import Study, User  # noqa: E402
+from annotations.models import Judgment, Study, User  # noqa: E402
 from annotations.selectors.results import study_judgment_arrays  # noqa: E402
 from annotations.services.studies import study_create_or_update, study_delete  # noqa: E402
 from annotations.services.users import user_create_or_update  # noqa: E402
@@ -77,23 +79,10 @@ CATEGORIES = 5
 
 
 def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    ram = 0.0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            ram = int(line.split()[1]) / 2**20
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg = cursor.fetchone()[0]
-    return (
-        f"{cpu}; {os.cpu_count()} cores; {ram:.0f} GiB RAM; Python {platform.python_version()}; "
-        f"numpy {np.__version__}; scipy {scipy.__version__}; PostgreSQL {pg}; "
-        f"{platform.system()} {platform.release()}"
-    )
+    return f"{machine_line(postgres=pg)}; numpy {np.__version__}; scipy {scipy.__version__}"
 
 
 def loadavg() -> str:
@@ -124,13 +113,7 @@ def drop(slug: str) -> None:
 
 
 def judgment_count(study: Study) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM annotations_judgment j JOIN annotations_comparison c "
-            "ON c.id = j.comparison_id WHERE c.study_id = %s",
-            [study.pk],
-        )
-        return cursor.fetchone()[0]
+    return Judgment.objects.filter(comparison__study=study).count()
 
 
 def set_up(prompts: int, generators: int, judgments: int) -> Study:

@@ -11,17 +11,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotations.models import Generator, Pairing, Study
+from annotations.models import Generator, Study
 from annotations.services.loading.common import (
     MAX_CATEGORY_CHARS,
     MAX_GENERATOR_CHARS,
@@ -31,29 +31,32 @@ from annotations.services.loading.common import (
     check_name,
     check_text,
     fingerprint,
-    lock_study,
+    output_slot,
     raw_connection,
     sql_fingerprint,
     stream_rows,
 )
 from annotations.services.loading.errors import Problems
 from annotations.services.loading.reading import (
-    CSV,
+    CsvColumns,
     FileArg,
     Progress,
-    detect_format,
-    iter_csv,
-    iter_jsonl,
-    open_binary,
+    Source,
+    source_open,
     type_name,
 )
+from annotations.services.pairing import comparisons_create, study_pairing_lock
 
 log = logging.getLogger(__name__)
 
 _MAX_SIZE = 2**63 - 1
-# Outputs are indexed by (prompt index << _GEN_BITS | generator index) in one int.
-_GEN_BITS = 20
-# An output entry packs (fingerprint << 34 | line << 2 | seen << 1 | stored).
+_COLUMNS = CsvColumns(
+    required=("prompt", "generator", "output"),
+    optional=("key", "category"),
+    aliases={"instruction": "prompt", "model": "generator"},
+)
+# Outputs are indexed by output_slot(prompt index, generator index); an output entry packs
+# (fingerprint << 34 | line << 2 | seen << 1 | stored).
 _STORED, _SEEN = 1, 2
 
 
@@ -313,22 +316,10 @@ def _parse(
 
 
 def _records(
-    handle: BinaryIO, fmt: str, problems: Problems, progress: Progress | None, phase: str
-) -> Any:
-    if fmt == CSV:
-        rows = iter_csv(
-            handle,
-            problems,
-            required=("prompt", "generator", "output"),
-            optional=("key", "category"),
-            aliases={"instruction": "prompt", "model": "generator"},
-            progress=progress,
-            phase=phase,
-        )
-    else:
-        rows = iter_jsonl(handle, problems, progress, phase)
-    for line, obj in rows:
-        record = _parse(line, obj, problems, csv=fmt == CSV)
+    source: Source, problems: Problems, progress: Progress | None, phase: str
+) -> Iterator[_Record | _Meta]:
+    for line, obj in source.rows(problems, columns=_COLUMNS, progress=progress, phase=phase):
+        record = _parse(line, obj, problems, csv=source.is_csv)
         if record is not None:
             yield record
 
@@ -362,7 +353,7 @@ def _read_stored(study: Study, state: _State) -> None:
         "FROM annotations_output WHERE generator_id = ANY(%s)"
     )
     for prompt_id, generator_id, fp in stream_rows(sql, [list(gen_index)]):
-        packed = by_id[prompt_id].index << _GEN_BITS | gen_index[generator_id]
+        packed = output_slot(by_id[prompt_id].index, gen_index[generator_id])
         state.outputs[packed] = fp << 34 | _STORED
 
 
@@ -408,7 +399,7 @@ def _check(record: _Record | _Meta, state: _State, problems: Problems) -> None:
     for name, text, where in record.outputs:
         index = state.generator(name)
         state.generators_in_file.add(index)
-        packed = entry.index << _GEN_BITS | index
+        packed = output_slot(entry.index, index)
         fp = fingerprint(text.encode())
         value = outputs.get(packed)
         if value is None:
@@ -438,7 +429,7 @@ def _copy_field(value: Any) -> str:
 
 
 def _write(
-    handle: BinaryIO, fmt: str, study: Study, state: _State, progress: Progress | None
+    source: Source, study: Study, state: _State, progress: Progress | None
 ) -> tuple[int, int]:
     """Write the new generators, prompts and outputs; return (comparisons wanted, existing)."""
     new_names = [n for n, i in state.generator_index.items() if state.generator_ids[i] is None]
@@ -476,7 +467,7 @@ def _write(
             "COPY annotations_output (study_id, prompt_id, generator_id, text, created_at) "
             "FROM STDIN"
         ) as copy:
-            for record in _records(handle, fmt, problems, progress, "writing"):
+            for record in _records(source, problems, progress, "writing"):
                 if isinstance(record, _Meta):
                     continue
                 entry = state.prompts[record.key]
@@ -500,10 +491,9 @@ def _write(
                         )
                         + "\n"
                     )
-                base = entry.index << _GEN_BITS
                 for name, text, _ in record.outputs:
                     index = state.generator_index[name]
-                    value = outputs[base | index]
+                    value = outputs[output_slot(entry.index, index)]
                     if not value & _STORED and (value >> 2) & 0xFFFFFFFF == line:
                         copy.write_row((study.pk, entry.id, generator_ids[index], text, now))
         assert not problems, "the file changed between the two passes"
@@ -519,81 +509,6 @@ def _write(
     return comparisons_create(study=study, prompt_ids=prompt_ids, now=now)
 
 
-def comparisons_create(*, study: Study, prompt_ids: list[int], now: datetime) -> tuple[int, int]:
-    """Create the comparisons the study's pairing calls for on these prompts.
-
-    Returns (comparisons the rule calls for, how many of them already existed). Orientation is
-    canonical: the baseline is always output_b; otherwise output_a is the model whose name sorts
-    first (by code point).
-    """
-    if study.pairing == Pairing.VS_BASELINE:
-        if study.baseline_id is None:
-            return 0, 0
-        wanted = """
-            SELECT o.prompt_id, o.id AS a, b.id AS b
-            FROM annotations_output o
-            JOIN annotations_output b
-              ON b.prompt_id = o.prompt_id AND b.generator_id = %(baseline)s
-            WHERE o.prompt_id = ANY(%(prompts)s::bigint[]) AND o.generator_id <> %(baseline)s
-              AND o.generator_id = ANY(%(generators)s::bigint[])
-        """
-    else:
-        wanted = """
-            SELECT x.prompt_id,
-                   CASE WHEN x_first THEN x.id ELSE y.id END AS a,
-                   CASE WHEN x_first THEN y.id ELSE x.id END AS b
-            FROM annotations_output x
-            JOIN annotations_generator gx ON gx.id = x.generator_id
-            JOIN annotations_output y ON y.prompt_id = x.prompt_id AND y.id > x.id
-            JOIN annotations_generator gy ON gy.id = y.generator_id
-            CROSS JOIN LATERAL (SELECT
-                gy.id IS NOT DISTINCT FROM %(baseline)s
-                OR (gx.id IS DISTINCT FROM %(baseline)s
-                    AND gx.name COLLATE "C" < gy.name COLLATE "C") AS x_first) AS side
-            WHERE x.prompt_id = ANY(%(prompts)s::bigint[])
-              AND x.generator_id = ANY(%(generators)s::bigint[])
-        """
-    # An anti-join rather than ON CONFLICT: a speculative insertion costs an extra index probe
-    # and WAL record per row. Safe because only the loader and the importer create comparisons,
-    # both under the study's lock, and a pair's outputs keep any comparison of them in the study.
-    sql = f"""
-        WITH wanted AS ({wanted}),
-        added AS (
-            INSERT INTO annotations_comparison
-                (study_id, prompt_id, output_a_id, output_b_id, judgment_count, created_at)
-            SELECT %(study)s, w.prompt_id, w.a, w.b, 0, %(now)s FROM wanted w
-            WHERE NOT EXISTS (
-                SELECT 1 FROM annotations_comparison c
-                WHERE c.study_id = %(study)s
-                  AND LEAST(c.output_a_id, c.output_b_id) = LEAST(w.a, w.b)
-                  AND GREATEST(c.output_a_id, c.output_b_id) = GREATEST(w.a, w.b))
-            RETURNING 1
-        )
-        SELECT (SELECT count(*) FROM wanted), (SELECT count(*) FROM added)
-    """
-    with transaction.atomic(), connection.cursor() as cursor:
-        lock_study(study.pk)
-        # Outputs just copied in have no statistics yet: keep the planner off nested loops.
-        cursor.execute("SET LOCAL enable_nestloop = off")
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute(
-            sql,
-            {
-                "baseline": study.baseline_id,
-                "prompts": prompt_ids,
-                "study": study.pk,
-                "now": now,
-                # Outputs by generator (indexed), not by a seq scan of every study's outputs.
-                "generators": list(
-                    Generator.objects.filter(study=study).values_list("id", flat=True)
-                ),
-            },
-        )
-        wanted_count, added = cursor.fetchone()
-        cursor.execute("SET LOCAL enable_nestloop = on")
-    return wanted_count, wanted_count - added
-
-
 def prompt_set_load(
     *,
     study: Study,
@@ -605,29 +520,25 @@ def prompt_set_load(
 
     Raises LoadError listing the problems (nothing is written) when any record is bad.
     """
-    if not filename:
-        filename = os.path.basename(file) if isinstance(file, str | os.PathLike) else ""
-        filename = filename or os.path.basename(getattr(file, "name", "") or "") or "upload"
-    with open_binary(file) as handle, transaction.atomic():
-        fmt = detect_format(filename, handle)
-        lock_study(study.pk)
+    with source_open(file=file, filename=filename) as source, transaction.atomic():
+        study_pairing_lock(study_id=study.pk)
         started = time.perf_counter()
         state = _State()
         _read_stored(study, state)
         log.info("load: read what is stored in %.1f s", time.perf_counter() - started)
         problems = Problems()
         count = 0
-        for record in _records(handle, fmt, problems, progress, "checking"):
+        for record in _records(source, problems, progress, "checking"):
             count += 1
             _check(record, state, problems)
         if count == 0 and not problems:
             problems.add(None, "", "the file is empty: no prompts found")
         log.info("load: checked the file in %.1f s", time.perf_counter() - started)
-        problems.raise_if_any(filename)
+        problems.raise_if_any(source.filename)
         generators_existing = sum(
             1 for i in state.generators_in_file if state.generator_ids[i] is not None
         )
-        wanted, existing = _write(handle, fmt, study, state, progress)
+        wanted, existing = _write(source, study, state, progress)
         log.info("load: wrote everything in %.1f s", time.perf_counter() - started)
         prompts = [e for e in state.prompts.values() if e.seen]
         outputs_total = outputs_existing = 0
@@ -639,7 +550,7 @@ def prompt_set_load(
             else:
                 outputs_total += 1
         return LoadSummary(
-            filename=filename,
+            filename=source.filename,
             study=study.slug,
             prompts=len(prompts),
             prompts_existing=sum(1 for e in prompts if e.line == 0),

@@ -25,48 +25,38 @@ class UploadInput(serializers.Serializer):
     file = serializers.FileField(help_text="JSONL (.jsonl) or CSV (.csv), UTF-8.")
 
 
-PromptLoadOutput = inline_serializer(
+def _summary_output(name: str, counts: tuple[str, ...]) -> Any:
+    """The schema of a loading summary: its message, file, study and whole-number counts."""
+    text = {field: serializers.CharField() for field in ("message", "filename", "study")}
+    return inline_serializer(name, {**text, **{n: serializers.IntegerField() for n in counts}})
+
+
+PromptLoadOutput = _summary_output(
     "PromptLoadSummary",
-    {
-        "message": serializers.CharField(),
-        "filename": serializers.CharField(),
-        "study": serializers.CharField(),
-        **{
-            name: serializers.IntegerField()
-            for name in (
-                "prompts",
-                "prompts_existing",
-                "prompts_added",
-                "generators",
-                "generators_existing",
-                "outputs",
-                "outputs_existing",
-                "outputs_added",
-                "comparisons",
-                "comparisons_existing",
-                "comparisons_added",
-            )
-        },
-    },
+    (
+        "prompts",
+        "prompts_existing",
+        "prompts_added",
+        "generators",
+        "generators_existing",
+        "outputs",
+        "outputs_existing",
+        "outputs_added",
+        "comparisons",
+        "comparisons_existing",
+        "comparisons_added",
+    ),
 )
-JudgmentImportOutput = inline_serializer(
+JudgmentImportOutput = _summary_output(
     "JudgmentImportSummary",
-    {
-        "message": serializers.CharField(),
-        "filename": serializers.CharField(),
-        "study": serializers.CharField(),
-        **{
-            name: serializers.IntegerField()
-            for name in (
-                "judgments",
-                "judgments_existing",
-                "judgments_added",
-                "raters",
-                "raters_existing",
-                "comparisons_added",
-            )
-        },
-    },
+    (
+        "judgments",
+        "judgments_existing",
+        "judgments_added",
+        "raters",
+        "raters_existing",
+        "comparisons_added",
+    ),
 )
 
 

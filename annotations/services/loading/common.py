@@ -8,8 +8,7 @@ from typing import Any
 
 from django.db import connection
 
-from annotations.services.loading.errors import Problems
-from annotations.services.loading.reading import type_name
+from annotations.services.loading.errors import Problems, type_name
 
 # Limits on single fields (characters). Keys, names and categories match the column sizes; long
 # texts are capped so that one runaway field cannot exhaust memory or bloat the database.

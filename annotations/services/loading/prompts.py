@@ -36,15 +36,8 @@ from annotations.services.loading.common import (
     sql_fingerprint,
     stream_rows,
 )
-from annotations.services.loading.errors import Problems
-from annotations.services.loading.reading import (
-    CsvColumns,
-    FileArg,
-    Progress,
-    Source,
-    source_open,
-    type_name,
-)
+from annotations.services.loading.errors import Problems, type_name
+from annotations.services.loading.reading import CsvColumns, FileArg, Progress, Source, source_open
 from annotations.services.pairing import comparisons_create, study_pairing_lock
 
 log = logging.getLogger(__name__)

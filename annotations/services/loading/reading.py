@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from annotations.services.loading.errors import Problems
+from annotations.services.loading.errors import Problems, type_name
 
 JSONL = "jsonl"
 CSV = "csv"
@@ -225,23 +225,6 @@ def iter_csv(
             problems.add(start, "", f"has {len(row)} fields but the header has {width}")
             continue
         yield start, {name: row[i] for i, name in columns}
-
-
-def type_name(value: Any) -> str:
-    """How a JSON value's type reads in an error message."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ written, with the comparisons' judgment_count kept in step, all in one transacti
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,8 +22,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations.models import SCALE_MAX_STRENGTH, Generator, Role, Scale, Study, User
+from annotations.services.catalog import generator_name_key
 from annotations.services.judging import WINNERS
 from annotations.services.loading.common import (
+    MAX_GENERATOR_CHARS,
     MAX_KEY_CHARS,
     MAX_RATIONALE_CHARS,
     check_name,
@@ -44,6 +48,10 @@ _COLUMNS = CsvColumns(
     required=("key", "left", "right", "winner", "rater"),
     optional=("created_at", "rationale", "strength"),
 )
+# A strength written as text: an optional minus sign and ASCII digits.
+_STRENGTH_TEXT = re.compile(r"-?[0-9]+", re.ASCII)
+# A date-time whose year is not 1-9999: signed, five digits or more, or year 0.
+_OTHER_YEAR = re.compile(r"\s*([+-][0-9]|[0-9]{5}|0000)", re.ASCII)
 # Verdict code in the staging table for "both are bad" (other codes are the preference).
 _BOTH_BAD = 10
 
@@ -88,6 +96,7 @@ class _Study:
         self.generator_ids = {name: pk for pk, name in generators}
         self.generator_names = dict(generators)
         self._generator_index = {pk: i for i, (pk, _) in enumerate(generators)}
+        self._name_keys: dict[str, str] | None = None
         self._orientation = {
             pk: orientation_key(name=name, is_baseline=pk == study.baseline_id)
             for pk, name in generators
@@ -104,6 +113,14 @@ class _Study:
     def output(self, prompt_id: int, generator_id: int) -> int | None:
         return self.outputs.get(output_slot(prompt_id, self._generator_index[generator_id]))
 
+    def generator_like(self, name: str) -> str | None:
+        """The study's model whose name generator_name_key() makes the same as `name`."""
+        if self._name_keys is None:
+            self._name_keys = {}
+            for known in self.generator_ids:
+                self._name_keys.setdefault(generator_name_key(known), known)
+        return self._name_keys.get(generator_name_key(name))
+
     def left_is_a(self, left: int, right: int) -> bool:
         """Whether the left model is output_a of a comparison oriented canonically."""
         return self._orientation[left] < self._orientation[right]
@@ -117,6 +134,7 @@ def _lookup(
     problems: Problems,
     what: str,
     max_chars: int,
+    like: Callable[[str], str | None] | None = None,
 ) -> int | None:
     found = table.get(value) if type(value) is str else None
     if found is not None:
@@ -126,15 +144,23 @@ def _lookup(
         return None
     found = table.get(name)
     if found is None:
-        problems.add(line, field, f"unknown {what} '{name}'")
+        near = like(name) if like else None
+        hint = f" (the study has '{near}')" if near else ""
+        problems.add(line, field, f"unknown {what} '{name}'{hint}")
     return found
 
 
 def _strength(value: Any, winner: str, study: Study, line: int, problems: Problems) -> int | None:
     if value is None or value == "":
         return 0 if winner in ("tie", "both_bad") else 1
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        # ASCII digits only: str.isdigit() also takes "²" and "٣", which int() refuses or reads.
+        text = value.strip()
+        if not _STRENGTH_TEXT.fullmatch(text):
+            problems.add(line, "strength", f"must be a whole number, not '{value[:20]}'")
+            return None
+        # Past 18 digits it is out of range anyway; int() of thousands of digits is refused.
+        value = int(text) if len(text) <= 18 else 10**18
     if isinstance(value, bool) or not isinstance(value, int):
         problems.add(line, "strength", f"must be a whole number, not {type_name(value)}")
         return None
@@ -156,17 +182,27 @@ def _created_at(value: Any, line: int, problems: Problems) -> datetime | None:
     if not isinstance(value, str):
         problems.add(line, "created_at", f"must be an ISO 8601 string, not {type_name(value)}")
         return None
+    out_of_range = f"'{value[:60]}' is outside the years 1 to 9999"
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        problems.add(
-            line,
-            "created_at",
-            f"'{value[:60]}' is not an ISO 8601 date-time (2024-05-01T12:00:00Z)",
-        )
+        if _OTHER_YEAR.match(value):
+            problems.add(line, "created_at", out_of_range)
+        else:
+            problems.add(
+                line,
+                "created_at",
+                f"'{value[:60]}' is not an ISO 8601 date-time (2024-05-01T12:00:00Z)",
+            )
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        return moment.replace(tzinfo=UTC)
+    try:
+        # Stored in UTC: 0001-01-01T00:30+01:00 would be 1 BC, which no export can write.
+        moment.astimezone(UTC)
+    except OverflowError:
+        problems.add(line, "created_at", f"{out_of_range} in UTC")
+        return None
     return moment
 
 
@@ -179,8 +215,11 @@ def _stage_row(
     prompt_id = _lookup(
         obj.get("key"), lookups.prompt_ids, line, "key", problems, "prompt key", MAX_KEY_CHARS
     )
-    left = _lookup(obj.get("left"), lookups.generator_ids, line, "left", problems, "model", 200)
-    right = _lookup(obj.get("right"), lookups.generator_ids, line, "right", problems, "model", 200)
+    models = lookups.generator_ids
+    longest = MAX_GENERATOR_CHARS
+    like = lookups.generator_like
+    left = _lookup(obj.get("left"), models, line, "left", problems, "model", longest, like)
+    right = _lookup(obj.get("right"), models, line, "right", problems, "model", longest, like)
     winner = obj.get("winner")
     if isinstance(winner, str) and winner not in WINNERS:
         winner = winner.strip().lower()
@@ -199,7 +238,13 @@ def _stage_row(
     elif winner == "both_bad" and not study.allow_both_bad:
         problems.add(line, "winner", "this study has no 'both are bad' answer")
     rater = obj.get("rater")
-    if type(rater) is not str or not rater.strip() or len(rater) > MAX_RATER_CHARS:
+    # The common case, a short clean string, skips check_name's checks.
+    if (
+        type(rater) is not str
+        or not rater.strip()
+        or len(rater) > MAX_RATER_CHARS
+        or "\x00" in rater
+    ):
         rater = check_name(rater, line, "rater", problems, max_chars=MAX_RATER_CHARS)
     else:
         rater = rater.strip()

@@ -18,10 +18,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations.models import Generator, Study
+from annotations.services.catalog import (
+    generator_name_clash,
+    generator_name_key,
+    generator_size_clean,
+)
 from annotations.services.loading.common import (
     MAX_CATEGORY_CHARS,
     MAX_GENERATOR_CHARS,
@@ -42,7 +48,6 @@ from annotations.services.pairing import comparisons_create, study_pairing_lock
 
 log = logging.getLogger(__name__)
 
-_MAX_SIZE = 2**63 - 1
 _COLUMNS = CsvColumns(
     required=("prompt", "generator", "output"),
     optional=("key", "category"),
@@ -98,13 +103,15 @@ class _Record:
     messages: list[dict[str, str]] | None
     fingerprint: int
     category: str
-    outputs: list[tuple[str, str, str]]  # (generator, text, field name for errors)
+    # (generator, text, field of the text, field of the generator's name) for errors
+    outputs: list[tuple[str, str, str, str]]
 
 
 @dataclass
 class _Meta:
     line: int
     generator: str
+    field: str
     family: str | None
     size: int | None
 
@@ -129,14 +136,55 @@ class _State:
     outputs: dict[int, int] = field(default_factory=dict)
     generator_index: dict[str, int] = field(default_factory=dict)
     generator_ids: list[int | None] = field(default_factory=list)
+    generator_names: list[str] = field(default_factory=list)
     generators_in_file: set[int] = field(default_factory=set)
     meta: dict[int, _Meta] = field(default_factory=dict)
+
+    # generator_name_key() of each name -> index of the first generator with that key, and the
+    # line that generator first appears on in the file (0 when it is stored).
+    name_keys: dict[str, int] = field(default_factory=dict)
+    first_lines: dict[int, int] = field(default_factory=dict)
 
     def generator(self, name: str) -> int:
         index = self.generator_index.get(name)
         if index is None:
             index = self.generator_index[name] = len(self.generator_ids)
             self.generator_ids.append(None)
+            self.generator_names.append(name)
+        return index
+
+    def generator_stored(self, name: str, pk: int) -> None:
+        index = self.generator(name)
+        self.generator_ids[index] = pk
+        self.name_keys.setdefault(generator_name_key(name), index)
+        self.first_lines[index] = 0
+
+    def generator_in_file(self, name: str, line: int, where: str, problems: Problems) -> int | None:
+        """The index of a model the file names, or None with a problem for a near-duplicate."""
+        index = self.generator_index.get(name)
+        if index is None:
+            key = generator_name_key(name)
+            if not key:
+                problems.add(line, where, "has no visible characters")
+                return None
+            holder = self.name_keys.get(key)
+            if holder is not None:
+                first = self.first_lines[holder]
+                existing = self.generator_names[holder]
+                problems.add(
+                    line,
+                    where,
+                    generator_name_clash(
+                        name=name,
+                        existing=existing,
+                        where=f"on line {first}" if first else "already in the study",
+                    ),
+                )
+                return None
+            index = self.generator(name)
+            self.name_keys[key] = index
+            self.first_lines[index] = line
+        self.generators_in_file.add(index)
         return index
 
 
@@ -218,17 +266,14 @@ def _parse_meta(
         family = check_text(family, line, "family", problems, max_chars=200, allow_empty=True)
     size = obj.get("size")
     if size is not None:
-        if isinstance(size, bool) or not isinstance(size, int | float):
-            problems.add(line, "size", f"must be a number (parameter count), not {type_name(size)}")
+        try:
+            size = generator_size_clean(size)
+        except ValidationError as exc:
+            problems.add(line, "size", exc.messages[0])
             size = None
-        elif not 0 < size <= _MAX_SIZE:
-            problems.add(line, "size", f"must be a positive parameter count, not {size}")
-            size = None
-        else:
-            size = int(size)
     if name is None:
         return None
-    return _Meta(line=line, generator=name, family=family, size=size)
+    return _Meta(line=line, generator=name, field=name_field, family=family, size=size)
 
 
 def _parse(
@@ -259,7 +304,7 @@ def _parse(
         category = check_text(
             category, line, "category", problems, max_chars=MAX_CATEGORY_CHARS, allow_empty=True
         )
-    outputs: list[tuple[str, str, str]] = []
+    outputs: list[tuple[str, str, str, str]] = []
     if "outputs" in obj:
         if generator_field or "output" in obj:
             problems.add(line, "outputs", "give either 'outputs' or 'generator' and 'output'")
@@ -276,7 +321,7 @@ def _parse(
                     text, line, where, problems, max_chars=MAX_TEXT_CHARS, allow_empty=True
                 )
                 if name is not None and text is not None:
-                    outputs.append((name, text, where))
+                    outputs.append((name, text, where, where))
     elif generator_field:
         name = check_name(
             obj[generator_field], line, generator_field, problems, max_chars=MAX_GENERATOR_CHARS
@@ -291,7 +336,7 @@ def _parse(
                 obj["output"], line, "output", problems, max_chars=MAX_TEXT_CHARS, allow_empty=True
             )
         if name is not None and text is not None:
-            outputs.append((name, text, "output"))
+            outputs.append((name, text, "output", generator_field))
     elif "output" in obj:
         problems.add(line, "generator", "is missing (an output needs the model that wrote it)")
     if parsed is None or problems.total > before:
@@ -323,7 +368,7 @@ def _where(line: int) -> str:
 
 def _read_stored(study: Study, state: _State) -> None:
     for name, pk in Generator.objects.filter(study=study).values_list("name", "id"):
-        state.generator_ids[state.generator(name)] = pk
+        state.generator_stored(name, pk)
     by_id: dict[int, _PromptEntry] = {}
     text_fingerprint = sql_fingerprint("'t:' || text")
     sql = (
@@ -354,8 +399,9 @@ def _check(record: _Record | _Meta, state: _State, problems: Problems) -> None:
     """Consistency of one record with the stored study and the earlier lines of the file."""
     line = record.line
     if isinstance(record, _Meta):
-        index = state.generator(record.generator)
-        state.generators_in_file.add(index)
+        index = state.generator_in_file(record.generator, line, record.field, problems)
+        if index is None:
+            return
         earlier = state.meta.get(index)
         if earlier and (earlier.family, earlier.size) != (record.family, record.size):
             problems.add(
@@ -389,9 +435,10 @@ def _check(record: _Record | _Meta, state: _State, problems: Problems) -> None:
         if not entry.seen:
             entry.seen = True
     outputs = state.outputs
-    for name, text, where in record.outputs:
-        index = state.generator(name)
-        state.generators_in_file.add(index)
+    for name, text, where, name_field in record.outputs:
+        index = state.generator_in_file(name, line, name_field, problems)
+        if index is None:
+            continue
         packed = output_slot(entry.index, index)
         fp = fingerprint(text.encode())
         value = outputs.get(packed)
@@ -484,7 +531,7 @@ def _write(
                         )
                         + "\n"
                     )
-                for name, text, _ in record.outputs:
+                for name, text, _, _ in record.outputs:
                     index = state.generator_index[name]
                     value = outputs[output_slot(entry.index, index)]
                     if not value & _STORED and (value >> 2) & 0xFFFFFFFF == line:

@@ -145,16 +145,19 @@ def iter_jsonl(
             continue
         try:
             value = loads(text)
+            # json reads "\ud800" as a lone surrogate, which no text column can store.
+            json.dumps(value, ensure_ascii=False).encode()
+        except RecursionError:
+            # orjson refuses more than 1,024 levels; json runs out of stack at about as many.
+            problems.add(line, "", "JSON nested too deeply (up to about 1,000 levels are read)")
+            continue
+        except UnicodeEncodeError:
+            problems.add(line, "", "has an unpaired surrogate escape (\\ud800-\\udfff): not text")
+            continue
         except ValueError as exc:
             message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
             problems.add(line, "", f"not JSON: {message}{column}")
-            continue
-        try:
-            json.dumps(value, ensure_ascii=False).encode()
-        except UnicodeEncodeError:
-            # json reads "\ud800" as a lone surrogate, which no text column can store.
-            problems.add(line, "", "has an unpaired surrogate escape (\\ud800-\\udfff): not text")
             continue
         if not isinstance(value, dict):
             problems.add(line, "", f"expected a JSON object, got {type_name(value)}")

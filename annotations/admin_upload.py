@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.text import capfirst
 
 from annotations.models import Study
 from annotations.services.loading import LoadError, judgments_import, prompt_set_load
+from annotations.services.loading.uploads import FILE_TYPE_MESSAGE, upload_limit, upload_refusal
 
 KINDS = {
     "prompts": ("Prompt set with model outputs", prompt_set_load),
     "judgments": ("Judgments made elsewhere", judgments_import),
 }
-EXTENSIONS = {".jsonl", ".ndjson", ".json", ".csv"}
 
 
 def _megabytes(size: int) -> str:
@@ -30,7 +29,7 @@ def _megabytes(size: int) -> str:
 def _too_large(size: int) -> str:
     return (
         f"The file is {_megabytes(size)}; uploads are limited to "
-        f"{_megabytes(settings.MAX_UPLOAD_BYTES)}. Load larger files with manage.py "
+        f"{_megabytes(upload_limit())}. Load larger files with manage.py "
         "load_prompts or import_judgments."
     )
 
@@ -44,10 +43,11 @@ class UploadForm(forms.Form):
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
-        if upload.size > settings.MAX_UPLOAD_BYTES:
+        refusal = upload_refusal(name=upload.name, size=upload.size)
+        if refusal == "too_large":
             raise forms.ValidationError(_too_large(upload.size))
-        if Path(upload.name).suffix.lower() not in EXTENSIONS:
-            raise forms.ValidationError("Choose a .jsonl or .csv file.")
+        if refusal == "file_type":
+            raise forms.ValidationError(f"{capfirst(FILE_TYPE_MESSAGE)}.")
         return upload
 
 
@@ -61,7 +61,7 @@ def upload_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResp
     if not model_admin.has_change_permission(request):
         raise PermissionDenied
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    if request.method == "POST" and declared > settings.MAX_UPLOAD_BYTES + 1_000_000:
+    if request.method == "POST" and declared > upload_limit() + 1_000_000:
         # Refuse before Django reads the body into a temporary file.
         form = UploadForm()
         context.update(form=form, refused=_too_large(declared))
@@ -80,7 +80,7 @@ def upload_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResp
     else:
         form = UploadForm(initial={"study": request.GET.get("study"), "kind": "prompts"})
     context["form"] = form
-    context["max_upload"] = _megabytes(settings.MAX_UPLOAD_BYTES)
+    context["max_upload"] = _megabytes(upload_limit())
     return TemplateResponse(request, "admin/annotations/study/upload.html", context)
 
 

@@ -88,6 +88,16 @@ def test_a_rater_account_is_made_for_each_external_rater(study, tmp_path):
     assert not user.has_usable_password()
 
 
+def test_an_imported_rater_has_every_other_user_field_at_its_model_default(study, tmp_path):
+    import_(study, tmp_path, HEADER + f"sum,GPT 4,{BASELINE},left,w9,,\n")
+    user = User.objects.get(username=f"{EXT_PREFIX}w9")
+    given = {"id", "password", "username", "date_joined", "role", "external_id"}
+    for field in User._meta.concrete_fields:
+        if field.attname not in given:
+            assert getattr(user, field.attname) == field.get_default(), field.name
+    assert user.date_joined is not None
+
+
 def test_a_pair_outside_the_pairing_rule_gets_its_comparison(study, tmp_path):
     before = Comparison.objects.filter(study=study).count()
     summary = import_(study, tmp_path, HEADER + "haiku,GPT 4,Alpaca,right,w1,,\n")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.http import Http404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -20,56 +18,45 @@ from annotations.api.permissions import IsAdminRole
 from annotations.api.schema import LOAD_ERROR_RESPONSE
 from annotations.selectors.catalog import study_get
 from annotations.services.loading import LoadError, judgments_import, prompt_set_load
-
-EXTENSIONS = {".jsonl", ".ndjson", ".json", ".csv"}
+from annotations.services.loading.uploads import FILE_TYPE_MESSAGE, upload_limit, upload_refusal
 
 
 class UploadInput(serializers.Serializer):
     file = serializers.FileField(help_text="JSONL (.jsonl) or CSV (.csv), UTF-8.")
 
 
-PromptLoadOutput = inline_serializer(
+def _summary_output(name: str, counts: tuple[str, ...]) -> Any:
+    """The schema of a loading summary: its message, file, study and whole-number counts."""
+    text = {field: serializers.CharField() for field in ("message", "filename", "study")}
+    return inline_serializer(name, {**text, **{n: serializers.IntegerField() for n in counts}})
+
+
+PromptLoadOutput = _summary_output(
     "PromptLoadSummary",
-    {
-        "message": serializers.CharField(),
-        "filename": serializers.CharField(),
-        "study": serializers.CharField(),
-        **{
-            name: serializers.IntegerField()
-            for name in (
-                "prompts",
-                "prompts_existing",
-                "prompts_added",
-                "generators",
-                "generators_existing",
-                "outputs",
-                "outputs_existing",
-                "outputs_added",
-                "comparisons",
-                "comparisons_existing",
-                "comparisons_added",
-            )
-        },
-    },
+    (
+        "prompts",
+        "prompts_existing",
+        "prompts_added",
+        "generators",
+        "generators_existing",
+        "outputs",
+        "outputs_existing",
+        "outputs_added",
+        "comparisons",
+        "comparisons_existing",
+        "comparisons_added",
+    ),
 )
-JudgmentImportOutput = inline_serializer(
+JudgmentImportOutput = _summary_output(
     "JudgmentImportSummary",
-    {
-        "message": serializers.CharField(),
-        "filename": serializers.CharField(),
-        "study": serializers.CharField(),
-        **{
-            name: serializers.IntegerField()
-            for name in (
-                "judgments",
-                "judgments_existing",
-                "judgments_added",
-                "raters",
-                "raters_existing",
-                "comparisons_added",
-            )
-        },
-    },
+    (
+        "judgments",
+        "judgments_existing",
+        "judgments_added",
+        "raters",
+        "raters_existing",
+        "comparisons_added",
+    ),
 )
 
 
@@ -95,17 +82,17 @@ class UploadView(APIView):
         data = UploadInput(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
-        if upload.size > settings.MAX_UPLOAD_BYTES:
-            message = too_large_message(upload.size, settings.MAX_UPLOAD_BYTES)
+        refusal = upload_refusal(name=upload.name, size=upload.size)
+        if refusal == "too_large":
+            message = too_large_message(upload.size, upload_limit())
             return error_response(
                 status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
                 [{"field": "file", "message": message}],
-                max_bytes=settings.MAX_UPLOAD_BYTES,
+                max_bytes=upload_limit(),
             )
-        if Path(upload.name).suffix.lower() not in EXTENSIONS:
+        if refusal == "file_type":
             return error_response(
-                status.HTTP_400_BAD_REQUEST,
-                [{"field": "file", "message": "choose a .jsonl or .csv file"}],
+                status.HTTP_400_BAD_REQUEST, [{"field": "file", "message": FILE_TYPE_MESSAGE}]
             )
         try:
             summary = type(self).load(study=study, file=upload, filename=upload.name)
@@ -118,6 +105,17 @@ class UploadView(APIView):
         return Response(_summary_json(summary))
 
 
+def _upload_schema(output: Any) -> Any:
+    """The OpenAPI description of an upload view's POST answering `output` on success."""
+    return extend_schema_view(
+        post=extend_schema(
+            request={"multipart/form-data": UploadInput},
+            responses={200: output, 400: LOAD_ERROR_RESPONSE},
+        )
+    )
+
+
+@_upload_schema(PromptLoadOutput)
 class PromptUploadView(UploadView):
     """POST /api/studies/<slug>/prompts: load a prompt set with model outputs (admins).
 
@@ -127,22 +125,9 @@ class PromptUploadView(UploadView):
 
     load = staticmethod(prompt_set_load)
 
-    @extend_schema(
-        request={"multipart/form-data": UploadInput},
-        responses={200: PromptLoadOutput, 400: LOAD_ERROR_RESPONSE},
-    )
-    def post(self, request: Request, slug: str) -> Response:
-        return super().post(request, slug)
 
-
+@_upload_schema(JudgmentImportOutput)
 class JudgmentUploadView(UploadView):
     """POST /api/studies/<slug>/judgments: import judgments made elsewhere (admins)."""
 
     load = staticmethod(judgments_import)
-
-    @extend_schema(
-        request={"multipart/form-data": UploadInput},
-        responses={200: JudgmentImportOutput, 400: LOAD_ERROR_RESPONSE},
-    )
-    def post(self, request: Request, slug: str) -> Response:
-        return super().post(request, slug)

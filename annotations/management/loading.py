@@ -1,4 +1,4 @@
-"""What load_prompts and import_judgments share: finding the study, the progress bar, errors."""
+"""What load_prompts and import_judgments share: arguments, the study, the progress bar, errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotations.models import Study
 from annotations.services.loading import LoadError
@@ -75,3 +75,20 @@ def run(load: Callable[..., Any], *, path: str, slug: str) -> str:
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return str(summary)
+
+
+class LoadCommand(BaseCommand):
+    """A command that runs one loading service on FILE --study SLUG and prints its summary."""
+
+    file_help = "a .jsonl or .csv file"
+
+    @staticmethod
+    def load(**kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help=self.file_help)
+        parser.add_argument("--study", required=True, help="slug of the study")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.stdout.write(run(type(self).load, path=options["file"], slug=options["study"]))

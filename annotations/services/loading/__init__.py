@@ -2,12 +2,7 @@
 
 from annotations.services.loading.errors import MAX_REPORTED, LoadError, Problem
 from annotations.services.loading.judgments import EXT_PREFIX, ImportSummary, judgments_import
-from annotations.services.loading.prompts import (
-    LoadSummary,
-    comparisons_create,
-    derive_key,
-    prompt_set_load,
-)
+from annotations.services.loading.prompts import LoadSummary, derive_key, prompt_set_load
 
 __all__ = [
     "EXT_PREFIX",
@@ -16,7 +11,6 @@ __all__ = [
     "LoadError",
     "LoadSummary",
     "Problem",
-    "comparisons_create",
     "derive_key",
     "judgments_import",
     "prompt_set_load",

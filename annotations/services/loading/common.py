@@ -8,8 +8,7 @@ from typing import Any
 
 from django.db import connection
 
-from annotations.services.loading.errors import Problems
-from annotations.services.loading.reading import type_name
+from annotations.services.loading.errors import Problems, type_name
 
 # Limits on single fields (characters). Keys, names and categories match the column sizes; long
 # texts are capped so that one runaway field cannot exhaust memory or bloat the database.
@@ -20,9 +19,16 @@ MAX_TEXT_CHARS = 1_000_000
 MAX_MESSAGES = 1_000
 MAX_RATIONALE_CHARS = 100_000
 
-# Class id of the advisory lock taken while a file is loaded into a study (second key: study id),
-# so that two loads into one study run one after the other.
-_LOCK_CLASS = 0x10AD
+# The loaders index a study's outputs by one int per (prompt, generator) pair, packed as
+# prompt << GENERATOR_BITS | generator index: a dict of ints costs far less memory than a dict
+# of tuples at millions of outputs. A generator index counts the study's generators, so it is
+# below 2**63 (their ids are bigint): 64 bits keep any count of models apart from the prompt.
+GENERATOR_BITS = 64
+
+
+def output_slot(prompt: int, generator: int) -> int:
+    """The packed int of a (prompt, generator index) pair; distinct pairs never share one."""
+    return prompt << GENERATOR_BITS | generator
 
 
 def fingerprint(data: bytes) -> int:
@@ -77,11 +83,6 @@ def raw_connection() -> Any:
     """The psycopg connection under Django's, in the same transaction (for COPY)."""
     connection.ensure_connection()
     return connection.connection
-
-
-def lock_study(study_id: int) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, study_id])
 
 
 def stream_rows(sql: str, params: list[Any], batch: int = 20_000) -> Iterator[tuple[Any, ...]]:

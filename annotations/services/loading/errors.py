@@ -1,8 +1,9 @@
-"""Problems found in an uploaded file, and the exception that reports them."""
+"""Problems found in an uploaded file, the exception that reports them, and their wording."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # How many problems a LoadError lists before it says "... and N more problems".
 MAX_REPORTED = 50
@@ -67,3 +68,20 @@ class Problems:
         if self.total:
             ordered = sorted(self._kept, key=lambda p: (p.line is not None, p.line or 0))
             raise LoadError(ordered, self.total, filename)
+
+
+def type_name(value: Any) -> str:
+    """How a JSON value's type reads in an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

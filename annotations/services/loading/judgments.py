@@ -10,36 +10,33 @@ written, with the comparisons' judgment_count kept in step, all in one transacti
 from __future__ import annotations
 
 import logging
-import os
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotations.models import SCALE_MAX_STRENGTH, Generator, Scale, Study
+from annotations.models import SCALE_MAX_STRENGTH, Generator, Role, Scale, Study, User
+from annotations.services.catalog import generator_name_key
+from annotations.services.judging import WINNERS
 from annotations.services.loading.common import (
+    MAX_GENERATOR_CHARS,
     MAX_KEY_CHARS,
     MAX_RATIONALE_CHARS,
     check_name,
     check_text,
-    lock_study,
+    output_slot,
     raw_connection,
     stream_rows,
 )
-from annotations.services.loading.errors import Problems
-from annotations.services.loading.reading import (
-    CSV,
-    FileArg,
-    Progress,
-    detect_format,
-    iter_csv,
-    iter_jsonl,
-    open_binary,
-    type_name,
-)
+from annotations.services.loading.errors import Problems, type_name
+from annotations.services.loading.reading import CsvColumns, FileArg, Progress, Source, source_open
+from annotations.services.pairing import orientation_key, same_pair_sql, study_pairing_lock
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +44,14 @@ log = logging.getLogger(__name__)
 # ":", so no account made through a form or add_user can ever take such a name.
 EXT_PREFIX = "ext:"
 MAX_RATER_CHARS = 150 - len(EXT_PREFIX)
-WINNERS = ("left", "right", "tie", "both_bad")
+_COLUMNS = CsvColumns(
+    required=("key", "left", "right", "winner", "rater"),
+    optional=("created_at", "rationale", "strength"),
+)
+# A strength written as text: an optional minus sign and ASCII digits.
+_STRENGTH_TEXT = re.compile(r"-?[0-9]+", re.ASCII)
+# A date-time whose year is not 1-9999: signed, five digits or more, or year 0.
+_OTHER_YEAR = re.compile(r"\s*([+-][0-9]|[0-9]{5}|0000)", re.ASCII)
 # Verdict code in the staging table for "both are bad" (other codes are the preference).
 _BOTH_BAD = 10
 
@@ -92,6 +96,11 @@ class _Study:
         self.generator_ids = {name: pk for pk, name in generators}
         self.generator_names = dict(generators)
         self._generator_index = {pk: i for i, (pk, _) in enumerate(generators)}
+        self._name_keys: dict[str, str] | None = None
+        self._orientation = {
+            pk: orientation_key(name=name, is_baseline=pk == study.baseline_id)
+            for pk, name in generators
+        }
         self.outputs: dict[int, int] = {}
         # By generator, not study: output_generator indexes it.
         for prompt_id, generator_id, output_id in stream_rows(
@@ -99,19 +108,22 @@ class _Study:
             "WHERE generator_id = ANY(%s)",
             [list(self._generator_index)],
         ):
-            self.outputs[prompt_id << 16 | self._generator_index[generator_id]] = output_id
+            self.outputs[output_slot(prompt_id, self._generator_index[generator_id])] = output_id
 
     def output(self, prompt_id: int, generator_id: int) -> int | None:
-        return self.outputs.get(prompt_id << 16 | self._generator_index[generator_id])
+        return self.outputs.get(output_slot(prompt_id, self._generator_index[generator_id]))
+
+    def generator_like(self, name: str) -> str | None:
+        """The study's model whose name generator_name_key() makes the same as `name`."""
+        if self._name_keys is None:
+            self._name_keys = {}
+            for known in self.generator_ids:
+                self._name_keys.setdefault(generator_name_key(known), known)
+        return self._name_keys.get(generator_name_key(name))
 
     def left_is_a(self, left: int, right: int) -> bool:
-        """Canonical side of a new comparison: the baseline is b, else the first name is a."""
-        baseline = self.study.baseline_id
-        if right == baseline:
-            return True
-        if left == baseline:
-            return False
-        return self.generator_names[left] < self.generator_names[right]
+        """Whether the left model is output_a of a comparison oriented canonically."""
+        return self._orientation[left] < self._orientation[right]
 
 
 def _lookup(
@@ -122,6 +134,7 @@ def _lookup(
     problems: Problems,
     what: str,
     max_chars: int,
+    like: Callable[[str], str | None] | None = None,
 ) -> int | None:
     found = table.get(value) if type(value) is str else None
     if found is not None:
@@ -131,15 +144,23 @@ def _lookup(
         return None
     found = table.get(name)
     if found is None:
-        problems.add(line, field, f"unknown {what} '{name}'")
+        near = like(name) if like else None
+        hint = f" (the study has '{near}')" if near else ""
+        problems.add(line, field, f"unknown {what} '{name}'{hint}")
     return found
 
 
 def _strength(value: Any, winner: str, study: Study, line: int, problems: Problems) -> int | None:
     if value is None or value == "":
         return 0 if winner in ("tie", "both_bad") else 1
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
+    if isinstance(value, str):
+        # ASCII digits only: str.isdigit() also takes "²" and "٣", which int() refuses or reads.
+        text = value.strip()
+        if not _STRENGTH_TEXT.fullmatch(text):
+            problems.add(line, "strength", f"must be a whole number, not '{value[:20]}'")
+            return None
+        # Past 18 digits it is out of range anyway; int() of thousands of digits is refused.
+        value = int(text) if len(text) <= 18 else 10**18
     if isinstance(value, bool) or not isinstance(value, int):
         problems.add(line, "strength", f"must be a whole number, not {type_name(value)}")
         return None
@@ -161,17 +182,27 @@ def _created_at(value: Any, line: int, problems: Problems) -> datetime | None:
     if not isinstance(value, str):
         problems.add(line, "created_at", f"must be an ISO 8601 string, not {type_name(value)}")
         return None
+    out_of_range = f"'{value[:60]}' is outside the years 1 to 9999"
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        problems.add(
-            line,
-            "created_at",
-            f"'{value[:60]}' is not an ISO 8601 date-time (2024-05-01T12:00:00Z)",
-        )
+        if _OTHER_YEAR.match(value):
+            problems.add(line, "created_at", out_of_range)
+        else:
+            problems.add(
+                line,
+                "created_at",
+                f"'{value[:60]}' is not an ISO 8601 date-time (2024-05-01T12:00:00Z)",
+            )
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        return moment.replace(tzinfo=UTC)
+    try:
+        # Stored in UTC: 0001-01-01T00:30+01:00 would be 1 BC, which no export can write.
+        moment.astimezone(UTC)
+    except OverflowError:
+        problems.add(line, "created_at", f"{out_of_range} in UTC")
+        return None
     return moment
 
 
@@ -184,8 +215,11 @@ def _stage_row(
     prompt_id = _lookup(
         obj.get("key"), lookups.prompt_ids, line, "key", problems, "prompt key", MAX_KEY_CHARS
     )
-    left = _lookup(obj.get("left"), lookups.generator_ids, line, "left", problems, "model", 200)
-    right = _lookup(obj.get("right"), lookups.generator_ids, line, "right", problems, "model", 200)
+    models = lookups.generator_ids
+    longest = MAX_GENERATOR_CHARS
+    like = lookups.generator_like
+    left = _lookup(obj.get("left"), models, line, "left", problems, "model", longest, like)
+    right = _lookup(obj.get("right"), models, line, "right", problems, "model", longest, like)
     winner = obj.get("winner")
     if isinstance(winner, str) and winner not in WINNERS:
         winner = winner.strip().lower()
@@ -204,7 +238,13 @@ def _stage_row(
     elif winner == "both_bad" and not study.allow_both_bad:
         problems.add(line, "winner", "this study has no 'both are bad' answer")
     rater = obj.get("rater")
-    if type(rater) is not str or not rater.strip() or len(rater) > MAX_RATER_CHARS:
+    # The common case, a short clean string, skips check_name's checks.
+    if (
+        type(rater) is not str
+        or not rater.strip()
+        or len(rater) > MAX_RATER_CHARS
+        or "\x00" in rater
+    ):
         rater = check_name(rater, line, "rater", problems, max_chars=MAX_RATER_CHARS)
     else:
         rater = rater.strip()
@@ -277,14 +317,12 @@ _SELF_CONFLICTS = """
 """
 
 # Lines that contradict a judgment an earlier import stored for the same rater and pair.
-_STORED_CONFLICTS = """
+_STORED_CONFLICTS = f"""
     SELECT s.line, s.rater, count(*) OVER ()
     FROM judgment_import_stage s
     JOIN annotations_user u ON u.username = %(prefix)s || s.rater
     JOIN annotations_comparison c
-      ON c.study_id = %(study)s
-     AND LEAST(c.output_a_id, c.output_b_id) = s.lo
-     AND GREATEST(c.output_a_id, c.output_b_id) = s.hi
+      ON c.study_id = %(study)s AND {same_pair_sql(comparison="c", lo="s.lo", hi="s.hi")}
     JOIN annotations_judgment j ON j.comparison_id = c.id AND j.rater_id = u.id
     WHERE CASE WHEN j.both_bad THEN %(both_bad)s
                WHEN c.output_a_id = s.lo THEN j.preference
@@ -292,20 +330,54 @@ _STORED_CONFLICTS = """
     ORDER BY s.line LIMIT %(limit)s
 """
 
-_ADD_RATERS = """
-    WITH raters AS (SELECT DISTINCT rater FROM judgment_import_stage),
-    added AS (
-        INSERT INTO annotations_user
-            (password, is_superuser, username, first_name, last_name, email, is_staff,
-             is_active, date_joined, role, external_id)
-        SELECT '!' || replace(gen_random_uuid()::text, '-', ''), false, %(prefix)s || rater,
-               '', '', '', false, true, %(now)s, 'rater', rater
-        FROM raters
-        ON CONFLICT (username) DO NOTHING
-        RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM raters), (SELECT count(*) FROM added)
-"""
+# What a new imported rater's columns hold when it is not the model's default, as SQL over the
+# staged `rater` id. The password is unusable, as set_unusable_password() makes one ("!" first).
+_RATER_VALUES = {
+    "password": "'!' || replace(gen_random_uuid()::text, '-', '')",
+    "username": "%(prefix)s || rater",
+    "date_joined": "%(now)s",
+    "role": "%(rater_role)s",
+    "external_id": "rater",
+}
+
+
+def _add_raters_sql() -> tuple[str, dict[str, Any]]:
+    """The INSERT of new raters, with a column for each of User's fields, and its parameters.
+
+    Built from User._meta, so a field added to User gets its default here without an edit;
+    a field with no default and no NULL must be given a value in _RATER_VALUES.
+    """
+    columns: list[str] = []
+    values: list[str] = []
+    params: dict[str, Any] = {"rater_role": Role.RATER}
+    for user_field in User._meta.concrete_fields:
+        if user_field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(user_field.column))
+        if user_field.attname in _RATER_VALUES:
+            values.append(_RATER_VALUES[user_field.attname])
+            continue
+        default = user_field.get_default()
+        if default is None and not user_field.null:
+            raise ImproperlyConfigured(
+                f"User.{user_field.name} has no default: give imported raters a value for it "
+                "in annotations.services.loading.judgments._RATER_VALUES"
+            )
+        name = f"default_{user_field.attname}"
+        params[name] = user_field.get_db_prep_save(default, connection)
+        values.append(f"%({name})s")
+    sql = f"""
+        WITH raters AS (SELECT DISTINCT rater FROM judgment_import_stage),
+        added AS (
+            INSERT INTO annotations_user ({", ".join(columns)})
+            SELECT {", ".join(values)} FROM raters
+            ON CONFLICT (username) DO NOTHING
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM raters), (SELECT count(*) FROM added)
+    """
+    return sql, params
+
 
 # A rater's repeats of one verdict on one pair (the checks refused differing ones): keep the
 # first line, so that every staged row is one judgment and a pair's row count is its raters.
@@ -317,16 +389,14 @@ _DROP_REPEATS = """
 """
 
 # The file's pairs, with the comparison that already exists (NULL when none does).
-_PAIRS = """
+_PAIRS = f"""
     CREATE TEMPORARY TABLE judgment_import_pairs ON COMMIT DROP AS
     SELECT p.lo, p.hi, p.prompt_id, p.a_is_lo, p.raters, c.id AS comparison_id
     FROM (SELECT lo, hi, min(prompt_id) AS prompt_id, bool_and(a_is_lo) AS a_is_lo,
                  count(*) AS raters
           FROM judgment_import_stage GROUP BY lo, hi) p
     LEFT JOIN annotations_comparison c
-      ON c.study_id = %(study)s
-     AND LEAST(c.output_a_id, c.output_b_id) = p.lo
-     AND GREATEST(c.output_a_id, c.output_b_id) = p.hi
+      ON c.study_id = %(study)s AND {same_pair_sql(comparison="c", lo="p.lo", hi="p.hi")}
 """
 
 # New comparisons are born with their final judgment_count: every staged judgment of a new
@@ -342,7 +412,7 @@ _ADD_COMPARISONS = """
     FROM judgment_import_pairs WHERE comparison_id IS NULL
 """
 
-_ADD_JUDGMENTS = """
+_ADD_JUDGMENTS = f"""
     WITH added AS (
         INSERT INTO annotations_judgment
             (comparison_id, rater_id, scale, preference, both_bad, left_is_a, criteria, flags,
@@ -352,12 +422,10 @@ _ADD_JUDGMENTS = """
                     WHEN c.output_a_id = s.lo THEN s.verdict ELSE -s.verdict END,
                s.verdict = %(both_bad)s,
                s.left_is_lo = (c.output_a_id = s.lo),
-               '{}'::jsonb, '{}'::jsonb, s.rationale, 'import', coalesce(s.created_at, %(now)s)
+               '{{}}'::jsonb, '{{}}'::jsonb, s.rationale, 'import', coalesce(s.created_at, %(now)s)
         FROM judgment_import_stage s
         JOIN annotations_user u ON u.username = %(prefix)s || s.rater
-        JOIN annotations_comparison c
-          ON LEAST(c.output_a_id, c.output_b_id) = s.lo
-         AND GREATEST(c.output_a_id, c.output_b_id) = s.hi
+        JOIN annotations_comparison c ON {same_pair_sql(comparison="c", lo="s.lo", hi="s.hi")}
         WHERE c.study_id = %(study)s
         ORDER BY s.line
         ON CONFLICT (comparison_id, rater_id) DO NOTHING
@@ -374,21 +442,9 @@ _ADD_JUDGMENTS = """
 """
 
 
-def _stage(
-    handle: BinaryIO, fmt: str, lookups: _Study, problems: Problems, progress: Progress | None
-) -> int:
+def _stage(source: Source, lookups: _Study, problems: Problems, progress: Progress | None) -> int:
     """Check every row and COPY the valid ones into the staging table; return the row count."""
-    if fmt == CSV:
-        rows = iter_csv(
-            handle,
-            problems,
-            required=("key", "left", "right", "winner", "rater"),
-            optional=("created_at", "rationale", "strength"),
-            progress=progress,
-            phase="checking",
-        )
-    else:
-        rows = iter_jsonl(handle, problems, progress, "checking")
+    rows = source.rows(problems, columns=_COLUMNS, progress=progress, phase="checking")
     count = 0
     with raw_connection().cursor() as cursor:
         # Inside an outer transaction an earlier import's table may still exist.
@@ -449,23 +505,19 @@ def judgments_import(
     each new rater. Re-importing a file adds nothing; a row that contradicts a stored judgment
     by the same rater is an error. Raises LoadError (nothing written) on any problem.
     """
-    if not filename:
-        filename = os.path.basename(file) if isinstance(file, str | os.PathLike) else ""
-        filename = filename or os.path.basename(getattr(file, "name", "") or "") or "upload"
-    with open_binary(file) as handle, transaction.atomic():
-        fmt = detect_format(filename, handle)
-        lock_study(study.pk)
+    with source_open(file=file, filename=filename) as source, transaction.atomic():
+        study_pairing_lock(study_id=study.pk)
         lookups = _Study(study)
         problems = Problems()
         started = time.perf_counter()
-        count = _stage(handle, fmt, lookups, problems, progress)
+        count = _stage(source, lookups, problems, progress)
         del lookups
         log.info("import: read and staged %s rows in %.1f s", count, time.perf_counter() - started)
         if count == 0 and not problems:
             problems.add(None, "", "the file is empty: no judgments found")
         _check_stage(problems, limit=50, study_id=study.pk)
         log.info("import: checked in %.1f s", time.perf_counter() - started)
-        problems.raise_if_any(filename)
+        problems.raise_if_any(source.filename)
         now = timezone.now()
         params = {
             "prefix": EXT_PREFIX,
@@ -475,7 +527,8 @@ def judgments_import(
             "both_bad": _BOTH_BAD,
         }
         with connection.cursor() as cursor:
-            cursor.execute(_ADD_RATERS, params)
+            add_raters, defaults = _add_raters_sql()
+            cursor.execute(add_raters, {**params, **defaults})
             raters, raters_added = cursor.fetchone()
             log.info("import: raters in %.1f s", time.perf_counter() - started)
             cursor.execute(_DROP_REPEATS)
@@ -489,7 +542,7 @@ def judgments_import(
             cursor.execute("DROP TABLE judgment_import_stage, judgment_import_pairs")
             log.info("import: wrote in %.1f s", time.perf_counter() - started)
     return ImportSummary(
-        filename=filename,
+        filename=source.filename,
         study=study.slug,
         judgments=count,
         judgments_existing=count - int(judgments_added),

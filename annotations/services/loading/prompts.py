@@ -11,17 +11,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotations.models import Generator, Pairing, Study
+from annotations.models import Generator, Study
+from annotations.services.catalog import (
+    generator_name_clash,
+    generator_name_key,
+    generator_size_clean,
+)
 from annotations.services.loading.common import (
     MAX_CATEGORY_CHARS,
     MAX_GENERATOR_CHARS,
@@ -31,29 +37,24 @@ from annotations.services.loading.common import (
     check_name,
     check_text,
     fingerprint,
-    lock_study,
+    output_slot,
     raw_connection,
     sql_fingerprint,
     stream_rows,
 )
-from annotations.services.loading.errors import Problems
-from annotations.services.loading.reading import (
-    CSV,
-    FileArg,
-    Progress,
-    detect_format,
-    iter_csv,
-    iter_jsonl,
-    open_binary,
-    type_name,
-)
+from annotations.services.loading.errors import Problems, type_name
+from annotations.services.loading.reading import CsvColumns, FileArg, Progress, Source, source_open
+from annotations.services.pairing import comparisons_create, study_pairing_lock
 
 log = logging.getLogger(__name__)
 
-_MAX_SIZE = 2**63 - 1
-# Outputs are indexed by (prompt index << _GEN_BITS | generator index) in one int.
-_GEN_BITS = 20
-# An output entry packs (fingerprint << 34 | line << 2 | seen << 1 | stored).
+_COLUMNS = CsvColumns(
+    required=("prompt", "generator", "output"),
+    optional=("key", "category"),
+    aliases={"instruction": "prompt", "model": "generator"},
+)
+# Outputs are indexed by output_slot(prompt index, generator index); an output entry packs
+# (fingerprint << 34 | line << 2 | seen << 1 | stored).
 _STORED, _SEEN = 1, 2
 
 
@@ -102,13 +103,15 @@ class _Record:
     messages: list[dict[str, str]] | None
     fingerprint: int
     category: str
-    outputs: list[tuple[str, str, str]]  # (generator, text, field name for errors)
+    # (generator, text, field of the text, field of the generator's name) for errors
+    outputs: list[tuple[str, str, str, str]]
 
 
 @dataclass
 class _Meta:
     line: int
     generator: str
+    field: str
     family: str | None
     size: int | None
 
@@ -133,14 +136,55 @@ class _State:
     outputs: dict[int, int] = field(default_factory=dict)
     generator_index: dict[str, int] = field(default_factory=dict)
     generator_ids: list[int | None] = field(default_factory=list)
+    generator_names: list[str] = field(default_factory=list)
     generators_in_file: set[int] = field(default_factory=set)
     meta: dict[int, _Meta] = field(default_factory=dict)
+
+    # generator_name_key() of each name -> index of the first generator with that key, and the
+    # line that generator first appears on in the file (0 when it is stored).
+    name_keys: dict[str, int] = field(default_factory=dict)
+    first_lines: dict[int, int] = field(default_factory=dict)
 
     def generator(self, name: str) -> int:
         index = self.generator_index.get(name)
         if index is None:
             index = self.generator_index[name] = len(self.generator_ids)
             self.generator_ids.append(None)
+            self.generator_names.append(name)
+        return index
+
+    def generator_stored(self, name: str, pk: int) -> None:
+        index = self.generator(name)
+        self.generator_ids[index] = pk
+        self.name_keys.setdefault(generator_name_key(name), index)
+        self.first_lines[index] = 0
+
+    def generator_in_file(self, name: str, line: int, where: str, problems: Problems) -> int | None:
+        """The index of a model the file names, or None with a problem for a near-duplicate."""
+        index = self.generator_index.get(name)
+        if index is None:
+            key = generator_name_key(name)
+            if not key:
+                problems.add(line, where, "has no visible characters")
+                return None
+            holder = self.name_keys.get(key)
+            if holder is not None:
+                first = self.first_lines[holder]
+                existing = self.generator_names[holder]
+                problems.add(
+                    line,
+                    where,
+                    generator_name_clash(
+                        name=name,
+                        existing=existing,
+                        where=f"on line {first}" if first else "already in the study",
+                    ),
+                )
+                return None
+            index = self.generator(name)
+            self.name_keys[key] = index
+            self.first_lines[index] = line
+        self.generators_in_file.add(index)
         return index
 
 
@@ -222,17 +266,14 @@ def _parse_meta(
         family = check_text(family, line, "family", problems, max_chars=200, allow_empty=True)
     size = obj.get("size")
     if size is not None:
-        if isinstance(size, bool) or not isinstance(size, int | float):
-            problems.add(line, "size", f"must be a number (parameter count), not {type_name(size)}")
+        try:
+            size = generator_size_clean(size)
+        except ValidationError as exc:
+            problems.add(line, "size", exc.messages[0])
             size = None
-        elif not 0 < size <= _MAX_SIZE:
-            problems.add(line, "size", f"must be a positive parameter count, not {size}")
-            size = None
-        else:
-            size = int(size)
     if name is None:
         return None
-    return _Meta(line=line, generator=name, family=family, size=size)
+    return _Meta(line=line, generator=name, field=name_field, family=family, size=size)
 
 
 def _parse(
@@ -263,7 +304,7 @@ def _parse(
         category = check_text(
             category, line, "category", problems, max_chars=MAX_CATEGORY_CHARS, allow_empty=True
         )
-    outputs: list[tuple[str, str, str]] = []
+    outputs: list[tuple[str, str, str, str]] = []
     if "outputs" in obj:
         if generator_field or "output" in obj:
             problems.add(line, "outputs", "give either 'outputs' or 'generator' and 'output'")
@@ -280,7 +321,7 @@ def _parse(
                     text, line, where, problems, max_chars=MAX_TEXT_CHARS, allow_empty=True
                 )
                 if name is not None and text is not None:
-                    outputs.append((name, text, where))
+                    outputs.append((name, text, where, where))
     elif generator_field:
         name = check_name(
             obj[generator_field], line, generator_field, problems, max_chars=MAX_GENERATOR_CHARS
@@ -295,7 +336,7 @@ def _parse(
                 obj["output"], line, "output", problems, max_chars=MAX_TEXT_CHARS, allow_empty=True
             )
         if name is not None and text is not None:
-            outputs.append((name, text, "output"))
+            outputs.append((name, text, "output", generator_field))
     elif "output" in obj:
         problems.add(line, "generator", "is missing (an output needs the model that wrote it)")
     if parsed is None or problems.total > before:
@@ -313,22 +354,10 @@ def _parse(
 
 
 def _records(
-    handle: BinaryIO, fmt: str, problems: Problems, progress: Progress | None, phase: str
-) -> Any:
-    if fmt == CSV:
-        rows = iter_csv(
-            handle,
-            problems,
-            required=("prompt", "generator", "output"),
-            optional=("key", "category"),
-            aliases={"instruction": "prompt", "model": "generator"},
-            progress=progress,
-            phase=phase,
-        )
-    else:
-        rows = iter_jsonl(handle, problems, progress, phase)
-    for line, obj in rows:
-        record = _parse(line, obj, problems, csv=fmt == CSV)
+    source: Source, problems: Problems, progress: Progress | None, phase: str
+) -> Iterator[_Record | _Meta]:
+    for line, obj in source.rows(problems, columns=_COLUMNS, progress=progress, phase=phase):
+        record = _parse(line, obj, problems, csv=source.is_csv)
         if record is not None:
             yield record
 
@@ -339,7 +368,7 @@ def _where(line: int) -> str:
 
 def _read_stored(study: Study, state: _State) -> None:
     for name, pk in Generator.objects.filter(study=study).values_list("name", "id"):
-        state.generator_ids[state.generator(name)] = pk
+        state.generator_stored(name, pk)
     by_id: dict[int, _PromptEntry] = {}
     text_fingerprint = sql_fingerprint("'t:' || text")
     sql = (
@@ -362,7 +391,7 @@ def _read_stored(study: Study, state: _State) -> None:
         "FROM annotations_output WHERE generator_id = ANY(%s)"
     )
     for prompt_id, generator_id, fp in stream_rows(sql, [list(gen_index)]):
-        packed = by_id[prompt_id].index << _GEN_BITS | gen_index[generator_id]
+        packed = output_slot(by_id[prompt_id].index, gen_index[generator_id])
         state.outputs[packed] = fp << 34 | _STORED
 
 
@@ -370,8 +399,9 @@ def _check(record: _Record | _Meta, state: _State, problems: Problems) -> None:
     """Consistency of one record with the stored study and the earlier lines of the file."""
     line = record.line
     if isinstance(record, _Meta):
-        index = state.generator(record.generator)
-        state.generators_in_file.add(index)
+        index = state.generator_in_file(record.generator, line, record.field, problems)
+        if index is None:
+            return
         earlier = state.meta.get(index)
         if earlier and (earlier.family, earlier.size) != (record.family, record.size):
             problems.add(
@@ -405,10 +435,11 @@ def _check(record: _Record | _Meta, state: _State, problems: Problems) -> None:
         if not entry.seen:
             entry.seen = True
     outputs = state.outputs
-    for name, text, where in record.outputs:
-        index = state.generator(name)
-        state.generators_in_file.add(index)
-        packed = entry.index << _GEN_BITS | index
+    for name, text, where, name_field in record.outputs:
+        index = state.generator_in_file(name, line, name_field, problems)
+        if index is None:
+            continue
+        packed = output_slot(entry.index, index)
         fp = fingerprint(text.encode())
         value = outputs.get(packed)
         if value is None:
@@ -438,7 +469,7 @@ def _copy_field(value: Any) -> str:
 
 
 def _write(
-    handle: BinaryIO, fmt: str, study: Study, state: _State, progress: Progress | None
+    source: Source, study: Study, state: _State, progress: Progress | None
 ) -> tuple[int, int]:
     """Write the new generators, prompts and outputs; return (comparisons wanted, existing)."""
     new_names = [n for n, i in state.generator_index.items() if state.generator_ids[i] is None]
@@ -476,7 +507,7 @@ def _write(
             "COPY annotations_output (study_id, prompt_id, generator_id, text, created_at) "
             "FROM STDIN"
         ) as copy:
-            for record in _records(handle, fmt, problems, progress, "writing"):
+            for record in _records(source, problems, progress, "writing"):
                 if isinstance(record, _Meta):
                     continue
                 entry = state.prompts[record.key]
@@ -500,10 +531,9 @@ def _write(
                         )
                         + "\n"
                     )
-                base = entry.index << _GEN_BITS
-                for name, text, _ in record.outputs:
+                for name, text, _, _ in record.outputs:
                     index = state.generator_index[name]
-                    value = outputs[base | index]
+                    value = outputs[output_slot(entry.index, index)]
                     if not value & _STORED and (value >> 2) & 0xFFFFFFFF == line:
                         copy.write_row((study.pk, entry.id, generator_ids[index], text, now))
         assert not problems, "the file changed between the two passes"
@@ -519,81 +549,6 @@ def _write(
     return comparisons_create(study=study, prompt_ids=prompt_ids, now=now)
 
 
-def comparisons_create(*, study: Study, prompt_ids: list[int], now: datetime) -> tuple[int, int]:
-    """Create the comparisons the study's pairing calls for on these prompts.
-
-    Returns (comparisons the rule calls for, how many of them already existed). Orientation is
-    canonical: the baseline is always output_b; otherwise output_a is the model whose name sorts
-    first (by code point).
-    """
-    if study.pairing == Pairing.VS_BASELINE:
-        if study.baseline_id is None:
-            return 0, 0
-        wanted = """
-            SELECT o.prompt_id, o.id AS a, b.id AS b
-            FROM annotations_output o
-            JOIN annotations_output b
-              ON b.prompt_id = o.prompt_id AND b.generator_id = %(baseline)s
-            WHERE o.prompt_id = ANY(%(prompts)s::bigint[]) AND o.generator_id <> %(baseline)s
-              AND o.generator_id = ANY(%(generators)s::bigint[])
-        """
-    else:
-        wanted = """
-            SELECT x.prompt_id,
-                   CASE WHEN x_first THEN x.id ELSE y.id END AS a,
-                   CASE WHEN x_first THEN y.id ELSE x.id END AS b
-            FROM annotations_output x
-            JOIN annotations_generator gx ON gx.id = x.generator_id
-            JOIN annotations_output y ON y.prompt_id = x.prompt_id AND y.id > x.id
-            JOIN annotations_generator gy ON gy.id = y.generator_id
-            CROSS JOIN LATERAL (SELECT
-                gy.id IS NOT DISTINCT FROM %(baseline)s
-                OR (gx.id IS DISTINCT FROM %(baseline)s
-                    AND gx.name COLLATE "C" < gy.name COLLATE "C") AS x_first) AS side
-            WHERE x.prompt_id = ANY(%(prompts)s::bigint[])
-              AND x.generator_id = ANY(%(generators)s::bigint[])
-        """
-    # An anti-join rather than ON CONFLICT: a speculative insertion costs an extra index probe
-    # and WAL record per row. Safe because only the loader and the importer create comparisons,
-    # both under the study's lock, and a pair's outputs keep any comparison of them in the study.
-    sql = f"""
-        WITH wanted AS ({wanted}),
-        added AS (
-            INSERT INTO annotations_comparison
-                (study_id, prompt_id, output_a_id, output_b_id, judgment_count, created_at)
-            SELECT %(study)s, w.prompt_id, w.a, w.b, 0, %(now)s FROM wanted w
-            WHERE NOT EXISTS (
-                SELECT 1 FROM annotations_comparison c
-                WHERE c.study_id = %(study)s
-                  AND LEAST(c.output_a_id, c.output_b_id) = LEAST(w.a, w.b)
-                  AND GREATEST(c.output_a_id, c.output_b_id) = GREATEST(w.a, w.b))
-            RETURNING 1
-        )
-        SELECT (SELECT count(*) FROM wanted), (SELECT count(*) FROM added)
-    """
-    with transaction.atomic(), connection.cursor() as cursor:
-        lock_study(study.pk)
-        # Outputs just copied in have no statistics yet: keep the planner off nested loops.
-        cursor.execute("SET LOCAL enable_nestloop = off")
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute(
-            sql,
-            {
-                "baseline": study.baseline_id,
-                "prompts": prompt_ids,
-                "study": study.pk,
-                "now": now,
-                # Outputs by generator (indexed), not by a seq scan of every study's outputs.
-                "generators": list(
-                    Generator.objects.filter(study=study).values_list("id", flat=True)
-                ),
-            },
-        )
-        wanted_count, added = cursor.fetchone()
-        cursor.execute("SET LOCAL enable_nestloop = on")
-    return wanted_count, wanted_count - added
-
-
 def prompt_set_load(
     *,
     study: Study,
@@ -605,29 +560,25 @@ def prompt_set_load(
 
     Raises LoadError listing the problems (nothing is written) when any record is bad.
     """
-    if not filename:
-        filename = os.path.basename(file) if isinstance(file, str | os.PathLike) else ""
-        filename = filename or os.path.basename(getattr(file, "name", "") or "") or "upload"
-    with open_binary(file) as handle, transaction.atomic():
-        fmt = detect_format(filename, handle)
-        lock_study(study.pk)
+    with source_open(file=file, filename=filename) as source, transaction.atomic():
+        study_pairing_lock(study_id=study.pk)
         started = time.perf_counter()
         state = _State()
         _read_stored(study, state)
         log.info("load: read what is stored in %.1f s", time.perf_counter() - started)
         problems = Problems()
         count = 0
-        for record in _records(handle, fmt, problems, progress, "checking"):
+        for record in _records(source, problems, progress, "checking"):
             count += 1
             _check(record, state, problems)
         if count == 0 and not problems:
             problems.add(None, "", "the file is empty: no prompts found")
         log.info("load: checked the file in %.1f s", time.perf_counter() - started)
-        problems.raise_if_any(filename)
+        problems.raise_if_any(source.filename)
         generators_existing = sum(
             1 for i in state.generators_in_file if state.generator_ids[i] is not None
         )
-        wanted, existing = _write(handle, fmt, study, state, progress)
+        wanted, existing = _write(source, study, state, progress)
         log.info("load: wrote everything in %.1f s", time.perf_counter() - started)
         prompts = [e for e in state.prompts.values() if e.seen]
         outputs_total = outputs_existing = 0
@@ -639,7 +590,7 @@ def prompt_set_load(
             else:
                 outputs_total += 1
         return LoadSummary(
-            filename=filename,
+            filename=source.filename,
             study=study.slug,
             prompts=len(prompts),
             prompts_existing=sum(1 for e in prompts if e.line == 0),

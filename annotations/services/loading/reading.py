@@ -7,17 +7,21 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
 
-from annotations.services.loading.errors import Problems
+from annotations.services.loading.errors import Problems, type_name
 
 JSONL = "jsonl"
 CSV = "csv"
+# File name extensions of each format, in any case; uploads must have one of them.
+JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
+CSV_SUFFIXES = frozenset({".csv"})
 # A longer line is refused rather than read into memory (a nested record holds every output of
 # one prompt, so this is generous).
 MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -63,9 +67,9 @@ def _first_byte(handle: BinaryIO) -> bytes:
 def detect_format(filename: str, handle: BinaryIO) -> str:
     """JSONL or CSV, from the file name's extension, else from the first character."""
     suffix = Path(filename or "").suffix.lower()
-    if suffix in {".jsonl", ".ndjson", ".json"}:
+    if suffix in JSONL_SUFFIXES:
         return JSONL
-    if suffix == ".csv":
+    if suffix in CSV_SUFFIXES:
         return CSV
     return JSONL if _first_byte(handle) in {b"{", b"["} else CSV
 
@@ -141,16 +145,19 @@ def iter_jsonl(
             continue
         try:
             value = loads(text)
+            # json reads "\ud800" as a lone surrogate, which no text column can store.
+            json.dumps(value, ensure_ascii=False).encode()
+        except RecursionError:
+            # orjson refuses more than 1,024 levels; json runs out of stack at about as many.
+            problems.add(line, "", "JSON nested too deeply (up to about 1,000 levels are read)")
+            continue
+        except UnicodeEncodeError:
+            problems.add(line, "", "has an unpaired surrogate escape (\\ud800-\\udfff): not text")
+            continue
         except ValueError as exc:
             message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             column = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
             problems.add(line, "", f"not JSON: {message}{column}")
-            continue
-        try:
-            json.dumps(value, ensure_ascii=False).encode()
-        except UnicodeEncodeError:
-            # json reads "\ud800" as a lone surrogate, which no text column can store.
-            problems.add(line, "", "has an unpaired surrogate escape (\\ud800-\\udfff): not text")
             continue
         if not isinstance(value, dict):
             problems.add(line, "", f"expected a JSON object, got {type_name(value)}")
@@ -223,18 +230,55 @@ def iter_csv(
         yield start, {name: row[i] for i, name in columns}
 
 
-def type_name(value: Any) -> str:
-    """How a JSON value's type reads in an error message."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+@dataclass(frozen=True)
+class CsvColumns:
+    """The columns a CSV file of one kind has: required, optional, and alternative names."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Source:
+    """An open file being loaded: a seekable handle, its format, the name problems cite."""
+
+    handle: BinaryIO
+    format: str
+    filename: str
+
+    @property
+    def is_csv(self) -> bool:
+        return self.format == CSV
+
+    def rows(
+        self, problems: Problems, *, columns: CsvColumns, progress: Progress | None, phase: str
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(line, record) of each row, read again from the start, by the file's format."""
+        if self.format == CSV:
+            return iter_csv(
+                self.handle,
+                problems,
+                required=columns.required,
+                optional=columns.optional,
+                aliases=dict(columns.aliases),
+                progress=progress,
+                phase=phase,
+            )
+        return iter_jsonl(self.handle, problems, progress, phase)
+
+
+def source_name(*, file: FileArg, filename: str = "") -> str:
+    """The name a file is reported by: `filename`, else its base name, else "upload"."""
+    if filename:
+        return filename
+    name = os.path.basename(file) if isinstance(file, str | os.PathLike) else ""
+    return name or os.path.basename(getattr(file, "name", "") or "") or "upload"
+
+
+@contextmanager
+def source_open(*, file: FileArg, filename: str = "") -> Iterator[Source]:
+    """`file` (a path or an open binary file) opened for several passes, with its format."""
+    with open_binary(file) as handle:
+        name = source_name(file=file, filename=filename)
+        yield Source(handle=handle, format=detect_format(name, handle), filename=name)

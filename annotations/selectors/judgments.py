@@ -342,7 +342,7 @@ def _groups_stream(
 ) -> Iterator[tuple[tuple, list[tuple]]]:
     where, params = judgment_where_build(study=study, filters=filters)
     context_sql = (
-        "SELECT c.id, p.key, p.text, "
+        "SELECT c.id, p.key, p.text, "  # noqa: S608 - built from fixed fragments; values are bound
         + ("p.messages::text, " if with_messages else "")
         + "p.category, ga.name, gb.name, oa.text, ob.text"
         " FROM annotations_comparison c"

@@ -63,7 +63,7 @@ def comparison_vote_patterns(
             study=study, filters=replace(filters, max_judgment_id=max_id)
         )
         cursor.execute(
-            "SELECT a, b, tie, both_bad, count(*) FROM ("
+            "SELECT a, b, tie, both_bad, count(*) FROM ("  # noqa: S608 - built from fixed fragments; values are bound
             + _votes_sql(where, filters)
             + ") v GROUP BY a, b, tie, both_bad ORDER BY a, b, tie, both_bad",
             params,
@@ -97,7 +97,7 @@ def comparison_vote_rows_stream(
     or None."""
     where, params = judgment_where_build(study=study, filters=filters)
     sql = (
-        "SELECT c.id, p.key, p.text, p.messages::text, ga.name, gb.name, oa.text, ob.text,"
+        "SELECT c.id, p.key, p.text, p.messages::text, ga.name, gb.name, oa.text, ob.text,"  # noqa: S608 - built from fixed fragments; values are bound
         " v.a, v.b, v.tie, v.both_bad FROM (" + _votes_sql(where, filters) + ") v"
         " JOIN annotations_comparison c ON c.id = v.comparison_id"
         " JOIN annotations_prompt p ON p.id = c.prompt_id"

@@ -84,13 +84,13 @@ class PickRule:
         if self.counts is None:
             return "c.judgment_count"
         return (
-            "(SELECT count(*) FROM annotations_judgment j"
+            "(SELECT count(*) FROM annotations_judgment j"  # noqa: S608 - built from fixed fragments; values are bound
             f" WHERE j.comparison_id = c.id AND ({self.counts}))"
         )
 
     def _room_sql(self, live: str) -> str:
         return (
-            f"{self.counted_sql} + (SELECT count(*) FROM annotations_assignment l"
+            f"{self.counted_sql} + (SELECT count(*) FROM annotations_assignment l"  # noqa: S608 - built from fixed fragments; values are bound
             f" WHERE {live}) < %(overlap)s"
         )
 
@@ -133,7 +133,7 @@ SELECT set_config('prefeval.pick', coalesce((
        AND {self._room_sql(_LIVE)}
      ORDER BY {self.order}
      LIMIT 1
-       FOR UPDATE OF c SKIP LOCKED)::text, ''), true)"""
+       FOR UPDATE OF c SKIP LOCKED)::text, ''), true)"""  # noqa: S608 - built from fixed fragments; values are bound
 
     @cached_property
     def lease_sql(self) -> str:
@@ -161,7 +161,7 @@ SELECT %(study)s::bigint, c.id, %(rater)s::bigint,
                          WHERE {_LIVE_OTHERS}) s) seen
  WHERE c.id = nullif(current_setting('prefeval.pick', true), '')::bigint
    AND {self.has_room_sql}
-RETURNING id"""
+RETURNING id"""  # noqa: S608 - built from fixed fragments; values are bound
 
     @cached_property
     def room_sql(self) -> str:
@@ -170,7 +170,7 @@ RETURNING id"""
         The caller holds the comparison's row lock and runs this as a statement of its own.
         """
         return (
-            f"SELECT {self.has_room_sql} FROM annotations_comparison c WHERE c.id = %(comparison)s"
+            f"SELECT {self.has_room_sql} FROM annotations_comparison c WHERE c.id = %(comparison)s"  # noqa: S608 - built from fixed fragments; values are bound
         )
 
 

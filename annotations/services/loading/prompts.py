@@ -372,7 +372,7 @@ def _read_stored(study: Study, state: _State) -> None:
     by_id: dict[int, _PromptEntry] = {}
     text_fingerprint = sql_fingerprint("'t:' || text")
     sql = (
-        f"SELECT id, key, category, messages, {text_fingerprint} "
+        f"SELECT id, key, category, messages, {text_fingerprint} "  # noqa: S608 - built from fixed fragments; values are bound
         "FROM annotations_prompt WHERE study_id = %s"
     )
     for pk, key, category, messages, fp in stream_rows(sql, [study.pk]):
@@ -387,7 +387,7 @@ def _read_stored(study: Study, state: _State) -> None:
     # By generator, not study: output_generator indexes it (output_generator_in_study keeps
     # every output's generator in the output's study).
     sql = (
-        f"SELECT prompt_id, generator_id, {sql_fingerprint('text')} "
+        f"SELECT prompt_id, generator_id, {sql_fingerprint('text')} "  # noqa: S608 - built from fixed fragments; values are bound
         "FROM annotations_output WHERE generator_id = ANY(%s)"
     )
     for prompt_id, generator_id, fp in stream_rows(sql, [list(gen_index)]):

@@ -122,7 +122,8 @@ class ChunkedBodyLimit:
     @staticmethod
     def _read(stream: IO[bytes], limit: int) -> IO[bytes] | None:
         small = limit <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        body: IO[bytes] = io.BytesIO() if small else tempfile.TemporaryFile()
+        # Closed by the request once read (Django closes wsgi.input), or here when refused.
+        body: IO[bytes] = io.BytesIO() if small else tempfile.TemporaryFile()  # noqa: SIM115
         size = 0
         while True:
             chunk = stream.read(64 * 1024)

@@ -1,4 +1,4 @@
-"""WSGI entry point (gunicorn app.wsgi, with gunicorn.conf.py): Django behind the chunked-body cap."""
+"""WSGI entry point (gunicorn app.wsgi, set up by gunicorn.conf.py) with the chunked-body cap."""
 
 import os
 

@@ -261,4 +261,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+    # A wrong Host header is a scanner's everyday probe: answered 400, not worth a traceback.
+    "loggers": {
+        "django.security.DisallowedHost": {"handlers": [], "level": "CRITICAL", "propagate": False}
+    },
 }

@@ -67,7 +67,7 @@ class Command(BaseCommand):
             )
             shown = f"{password} (unless changed since)" if exists else password
             self.stdout.write(
-                f"  {role:<10}  user {username:<10}  password {shown:<34}  API token {result.token}"
+                f"  {role:<10}  user {username:<10}  password {shown:<43}  API token {result.token}"
             )
         self.stdout.write("")
         if options["no_serve"]:

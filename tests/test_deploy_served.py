@@ -135,9 +135,9 @@ def test_the_judging_page_works_under_gunicorn_with_its_static_files(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on(
         "console",
-        lambda msg: console.append(f"{msg.text} {msg.location.get('url')}")
-        if msg.type == "error"
-        else None,
+        lambda msg: (
+            console.append(f"{msg.text} {msg.location.get('url')}") if msg.type == "error" else None
+        ),
     )
     page.on("response", lambda r: scripts.append((r.url, r.status)))
     _login(page, served, "prod-rater")
@@ -146,7 +146,9 @@ def test_the_judging_page_works_under_gunicorn_with_its_static_files(
     page.wait_for_selector("#submit:not([disabled])")
     page.keyboard.press("1")
     page.keyboard.press("Enter")
-    page.wait_for_function("() => document.getElementById('judged').textContent === '1'", polling=100)
+    page.wait_for_function(
+        "() => document.getElementById('judged').textContent === '1'", polling=100
+    )
     assert Judgment.objects.filter(rater=rater).count() == 1
     judge_js = [(url, status) for url, status in scripts if "/js/judge." in url]
     assert judge_js and all(status == 200 for _, status in judge_js)
@@ -167,9 +169,9 @@ def test_the_results_page_api_docs_and_admin_run_under_their_csp(
     console: list[str] = []
     page.on(
         "console",
-        lambda msg: console.append(f"{msg.text} {msg.location.get('url')}")
-        if msg.type == "error"
-        else None,
+        lambda msg: (
+            console.append(f"{msg.text} {msg.location.get('url')}") if msg.type == "error" else None
+        ),
     )
     _login(page, served, "prod-researcher")
     page.goto(f"{served}/studies/shown/results/")

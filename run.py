@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """Set up and run the project with nothing but Python 3.11+: `python3 run.py demo|test|serve`.
 
-- demo: create .venv, install requirements, start the embedded PostgreSQL, load the LLMFAO demo
-  study, print the logins and serve the app on http://127.0.0.1:8000/.
+- serve [--addrport HOST:PORT] [--workers N]: create .venv, install requirements, migrate,
+  collect static files and serve the app with gunicorn (gunicorn.conf.py) on
+  http://127.0.0.1:8000/, debug off. DATABASE_URL, or the embedded PostgreSQL (started if it is
+  not running, and stopped again on exit); DJANGO_SECRET_KEY, or a key generated once into the
+  git-ignored .secret_key file.
+- demo [--addrport HOST:PORT] [--workers N]: the same, after loading the LLMFAO demo study and
+  printing the demo logins.
 - test: create .venv, install the test requirements (and Chromium for the browser tests when it
-  is missing and this machine can install it), then run the whole test suite.
-Extra arguments after the sub-command go to the underlying command (pytest, or `manage.py demo`).
+  is missing and this machine can install it), then run the whole test suite; extra arguments
+  go to pytest.
+Ctrl-C or SIGTERM stops the server (and the embedded PostgreSQL it started) with one line.
 Standard library only: this runs before any dependency is installed.
 """
 
@@ -14,10 +20,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import venv
 from pathlib import Path
+from types import FrameType
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -84,12 +92,22 @@ def main() -> None:
         run(PYTHON, "-m", "pytest", *extra)
     else:
         ensure_venv("requirements.txt")
-        env = {**os.environ, "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "1")}
-        if command == "demo":
-            run(PYTHON, "manage.py", "demo", *extra, env=env)
-        else:
-            run(PYTHON, "manage.py", "migrate", "--no-input", env=env)
-            run(PYTHON, "manage.py", "runserver", "127.0.0.1:8000", *extra, env=env)
+        args = ["--demo", *extra] if command == "demo" else extra
+        sys.exit(serve(PYTHON, "-m", "app.serve", *args))
+
+
+def serve(*args: str | os.PathLike[str]) -> int:
+    """Run the server process (app/serve.py), which handles Ctrl-C and SIGTERM itself."""
+    child = subprocess.Popen([str(a) for a in args], cwd=ROOT)  # noqa: S603
+
+    # A terminal's Ctrl-C reaches the child too; SIGTERM (from a process manager) is passed on.
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGTERM:
+            child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    return child.wait()
 
 
 if __name__ == "__main__":

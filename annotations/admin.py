@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from annotations.models import Generator, Output, Prompt, Study, User
-from annotations.services.users import user_role_flags_apply
+from annotations.models import (
+    Assignment,
+    Comparison,
+    Generator,
+    Judgment,
+    Output,
+    Prompt,
+    Study,
+    User,
+)
+from annotations.services.studies import study_delete
+from annotations.services.users import user_role_flags_apply, user_self_change_check
+
+
+def _self_change_clean(form: forms.ModelForm, acting: User) -> None:
+    """The API's rule in the admin's form: an admin cannot demote or deactivate themselves."""
+    data = form.cleaned_data
+    try:
+        user_self_change_check(
+            user=form.instance,
+            acting=acting,
+            role=data.get("role"),
+            is_active=data.get("is_active") if "is_active" in form.fields else None,
+        )
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            for message in messages:
+                form.add_error(field if field in form.fields else None, message)
 
 
 @admin.register(User)
@@ -23,6 +55,18 @@ class UserAdmin(DjangoUserAdmin):
         if obj is not None and obj.external_id:
             fields += ("username", "external_id")
         return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        acting = request.user
+
+        class SelfChangeGuardedForm(form_class):  # type: ignore[misc, valid-type]
+            def clean(self) -> dict[str, Any]:
+                data = super().clean()
+                _self_change_clean(self, acting)
+                return data
+
+        return SelfChangeGuardedForm
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         # The role decides the staff flags, as everywhere else (add_user, the API).
@@ -67,6 +111,35 @@ class StudyAdmin(admin.ModelAdmin):
             study_id = request.resolver_match.kwargs.get("object_id")
             kwargs["queryset"] = Generator.objects.filter(study_id=study_id)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # Deleting goes through the set-based service: the ORM's cascade (and the confirmation
+    # page's list of everything it would delete) loads every row of the study into memory.
+    def delete_model(self, request: HttpRequest, obj: Study) -> None:
+        study_delete(study=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
+        for study in queryset:
+            study_delete(study=study)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, ...]:
+        """What the confirmation page lists: each study with the counts of what goes with it."""
+        studies = list(objs)
+        ids = [study.pk for study in studies]
+        counted = {
+            "prompts": Prompt.objects.filter(study_id__in=ids).count(),
+            "models": Generator.objects.filter(study_id__in=ids).count(),
+            "outputs": Output.objects.filter(study_id__in=ids).count(),
+            "comparisons": Comparison.objects.filter(study_id__in=ids).count(),
+            "assignments": Assignment.objects.filter(study_id__in=ids).count(),
+            "judgments": Judgment.objects.filter(comparison__study_id__in=ids).count(),
+        }
+        summary = ", ".join(f"{n:,} {name}" for name, n in counted.items())
+        deleted = [f"Study: {study} (with all its data)" for study in studies] + [summary]
+        model_count = {"studies": len(studies), **counted}
+        perms_needed: set[str] = set()
+        if not self.has_delete_permission(request):
+            perms_needed.add("study")
+        return deleted, model_count, perms_needed, []
 
     def get_urls(self):  # type: ignore[no-untyped-def]
         # The upload page (load a prompt set or import judgments) lives beside the study pages.

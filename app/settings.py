@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -35,6 +36,16 @@ ALLOWED_HOSTS = [
     for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
     if h.strip()
 ]
+# HTTPS-only behaviour (redirect, secure cookies, HSTS) is on as soon as the site answers to a
+# name other than this machine's loopback: plain HTTP on 127.0.0.1 works out of the box, and a
+# real deployment cannot forget it. DJANGO_HTTPS=0 or 1 says it explicitly.
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+HTTPS = _env_bool(
+    "DJANGO_HTTPS", any(h not in _LOOPBACK_HOSTS and h != ".localhost" for h in ALLOWED_HOSTS)
+)
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -46,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "rest_framework.authtoken",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "annotations",
@@ -53,14 +65,22 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Oversized API bodies get a JSON 413 before anything reads them.
-    "annotations.api.errors.BodySizeLimitMiddleware",
+    # Oversized bodies get a 413 (JSON under /api/) before anything reads them, on every path.
+    "app.middleware.BodySizeLimitMiddleware",
+    # Static files are answered here, before sessions, users or the database are touched.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A persistent connection that PostgreSQL closed (restart, failover) is dropped up front.
+    "app.middleware.DatabaseHealthMiddleware",
+    # Every page gets a strict CSP unless its view set its own.
+    "app.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a login refused for too many failures into the lock-out page; must come last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "app.urls"
@@ -90,11 +110,22 @@ if not _database_url:
     from app.embedded_db import embedded_database_url
 
     _database_url = embedded_database_url()
+# Connections are not kept by default (runserver opens a thread, and so a connection, per
+# request). The committed gunicorn config turns persistent connections on: its workers run a
+# fixed number of threads, each holding at most one connection, which bounds the total at
+# workers x threads (README, Deploying). Health checks make the first request after a database
+# restart reconnect instead of failing.
 DATABASES = {
     "default": dj_database_url.parse(
-        _database_url, conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "60"))
+        _database_url,
+        conn_max_age=int(os.environ.get("DJANGO_CONN_MAX_AGE", "0")),
+        conn_health_checks=True,
     )
 }
+# An unreachable server fails fast (the API answers 503) instead of holding a worker thread.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "connect_timeout", int(os.environ.get("DJANGO_DB_CONNECT_TIMEOUT", "5"))
+)
 # Lets several test runs share one server without clashing on the test database's name.
 if os.environ.get("DJANGO_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["DJANGO_TEST_DB_NAME"]}
@@ -102,6 +133,24 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...).")
 
 AUTH_USER_MODEL = "annotations.User"
+
+# django-axes watches every password check (the login page, the admin's login) and locks an
+# account, and separately an address, out after DJANGO_LOGIN_FAILURE_LIMIT failures within
+# DJANGO_LOGIN_LOCKOUT_MINUTES; `manage.py axes_reset` unlocks (README, Logins).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("DJANGO_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("DJANGO_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Failures are recorded; successful logins are not (the sessions table already says who is in).
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "app.middleware.client_ip"
+# Behind N trusted proxies the client's address is the Nth from the right in X-Forwarded-For.
+TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -118,6 +167,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
+# WhiteNoise serves the collected files itself, compressed and with hashed names (cached for a
+# year by browsers); `run.py serve` runs collectstatic first. With debug on, files are served
+# from static/ as they are, so runserver needs no collectstatic.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -137,8 +193,9 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Uploads of prompt sets and judgments: files above this size are refused with a clear message.
 MAX_UPLOAD_BYTES = int(os.environ.get("DJANGO_MAX_UPLOAD_BYTES", str(200 * 1024 * 1024)))
-# Keep request bodies other than file uploads small; files stream to a temporary file on disk.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Every other request body (JSON, forms, the login page) is small; it is read into memory.
+# app.middleware refuses larger bodies from their Content-Length, or while a chunked one streams.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DJANGO_MAX_BODY_BYTES", str(1024 * 1024)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 REST_FRAMEWORK = {
@@ -152,6 +209,17 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "annotations.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "app.throttles.AnonymousThrottle",
+        "app.throttles.AuthenticatedThrottle",
+    ],
+}
+# Requests per client per second/minute/hour ("50/s"); "off" turns a limit off. The rater's
+# judging requests take a path of their own that throttling does not slow, and a fast rater
+# makes a few requests a second; counts are per gunicorn worker (README, Logins).
+API_THROTTLE_RATES = {
+    "anon": os.environ.get("DJANGO_API_THROTTLE_ANON", "120/min"),
+    "user": os.environ.get("DJANGO_API_THROTTLE_USER", "50/s"),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -178,13 +246,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-if not DEBUG:
+if not DEBUG and HTTPS:
     SESSION_COOKIE_SECURE = _env_bool("DJANGO_SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = _env_bool("DJANGO_SECURE_COOKIES", True)
     SECURE_SSL_REDIRECT = _env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    # The TLS-terminating proxy says the original scheme; it must overwrite this header.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOGGING = {
@@ -192,4 +261,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+    # A wrong Host header is a scanner's everyday probe: answered 400, not worth a traceback.
+    "loggers": {
+        "django.security.DisallowedHost": {"handlers": [], "level": "CRITICAL", "propagate": False}
+    },
 }

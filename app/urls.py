@@ -9,5 +9,9 @@ urlpatterns = [
     path("", include("annotations.urls")),
 ]
 
-# Unknown /api/ URLs answer JSON in the API's error shape.
+# Under /api/ every error answers JSON in the API's error shape; pages get Django's pages
+# (and a plain 503 page while the database is unreachable).
+handler400 = "app.middleware.bad_request"
+handler403 = "app.middleware.permission_denied"
 handler404 = "annotations.api.errors.not_found"
+handler500 = "app.middleware.server_error"

@@ -56,7 +56,9 @@ class StudySettingsInput(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     instructions = serializers.CharField(required=False, allow_blank=True)
     baseline = serializers.CharField(
-        max_length=200, required=False, help_text="Name of the baseline model."
+        max_length=200,
+        required=False,
+        help_text="Name of the baseline model; on PATCH, one of the study's models.",
     )
     pairing = serializers.ChoiceField(Pairing.choices, required=False)
     scale = serializers.ChoiceField(Scale.choices, required=False)
@@ -133,7 +135,9 @@ class StudyDetailView(generics.GenericAPIView):
         settings = dict(data.validated_data)
         current = study.baseline.name if study.baseline else ""
         baseline = settings.pop("baseline", None) or current
-        study_create_or_update(slug=study.slug, baseline=baseline, **settings)
+        study_create_or_update(
+            slug=study.slug, baseline=baseline, baseline_must_exist=True, **settings
+        )
         return Response(StudySerializer(_study_or_404(slug)).data)
 
 

@@ -53,9 +53,31 @@ def _check_choices(field: str, values: list[str], allowed: list[str]) -> None:
         )
 
 
-def study_create_or_update(*, slug: str, baseline: str, **settings: Any) -> StudyResult:
+def _baseline_existing(*, study: Study, name: str) -> Generator:
+    """The study's model called `name`, or a ValidationError on `baseline` listing its models."""
+    generator = Generator.objects.filter(study=study, name=name).first()
+    if generator is not None:
+        return generator
+    names = list(
+        Generator.objects.filter(study=study).order_by("name").values_list("name", flat=True)[:11]
+    )
+    shown = ", ".join(map(repr, names[:10])) + (", ..." if len(names) > 10 else "")
+    raise ValidationError(
+        {
+            "baseline": f"study {study.slug!r} has no model named {name!r}; the baseline must be "
+            f"one of its models ({shown or 'none yet'})"
+        }
+    )
+
+
+def study_create_or_update(
+    *, slug: str, baseline: str, baseline_must_exist: bool = False, **settings: Any
+) -> StudyResult:
     """Create the study `slug` (or update it) with `baseline` as its baseline generator.
 
+    A new study gets its baseline model made. On an existing study a new name makes a new,
+    empty model the baseline (the command's way to set one up before loading its outputs),
+    unless `baseline_must_exist`, as for the API, where a misspelt name must not do that.
     Changing the pairing of a study that already has comparisons is allowed: comparisons are
     only ever added, by the next load.
     """
@@ -94,7 +116,10 @@ def study_create_or_update(*, slug: str, baseline: str, **settings: Any) -> Stud
                 changed.append(field)
         study.full_clean(exclude=["baseline"])
         study.save()
-        generator, _ = Generator.objects.get_or_create(study=study, name=baseline)
+        if baseline_must_exist and not created:
+            generator = _baseline_existing(study=study, name=baseline)
+        else:
+            generator, _ = Generator.objects.get_or_create(study=study, name=baseline)
         if study.baseline_id != generator.pk:
             if not created:
                 changed.append("baseline")

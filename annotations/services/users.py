@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
@@ -24,13 +25,39 @@ def user_role_flags_apply(*, user: User) -> None:
     user.is_superuser = user.role == Role.ADMIN
 
 
+def user_password_validate(*, password: str, user: User) -> None:
+    """Run settings.AUTH_PASSWORD_VALIDATORS on `password` for `user`; their messages name it.
+
+    Every place that sets a password calls this (the service below, and so add_user and the
+    API; the admin's and Django's own password forms run the same validators).
+    """
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        raise ValidationError({"password": exc.messages}) from exc
+
+
+def user_self_change_check(
+    *, user: User, acting: User, role: str | None = None, is_active: bool | None = None
+) -> None:
+    """Refuse an admin demoting or deactivating themselves: that is how a site loses its last
+    admin. Raises ValidationError naming the field."""
+    if user.pk is None or user.pk != acting.pk:
+        return
+    if role is not None and role != Role.ADMIN:
+        raise ValidationError({"role": "you cannot remove your own admin role"})
+    if is_active is False:
+        raise ValidationError({"is_active": "you cannot deactivate yourself"})
+
+
 def user_create_or_update(
     *, username: str, role: str, password: str | None = None, email: str = ""
 ) -> UserResult:
     """Create `username` with `role` (or update it) and return it with its API token.
 
     Admins get Django's staff and superuser flags so they can use the admin pages.
-    Without a password a new user cannot log in with one (tokens still work).
+    Without a password a new user cannot log in with one (tokens still work). A password must
+    pass the password validators (settings.AUTH_PASSWORD_VALIDATORS).
     """
     username = (username or "").strip()
     if not username:
@@ -48,6 +75,7 @@ def user_create_or_update(
         if email:
             user.email = email
         if password:
+            user_password_validate(password=password, user=user)
             user.set_password(password)
         elif created:
             user.set_unusable_password()

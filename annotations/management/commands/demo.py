@@ -1,4 +1,4 @@
-"""manage.py demo: set up the LLMFAO demo study and its users, then serve the app."""
+"""manage.py demo: set up the LLMFAO demo study and its users, then serve the app (gunicorn)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from annotations.models import Role
+from annotations.models import Role, User
 from annotations.services.users import user_create_or_update
 
 DEMO_DIR = Path(settings.BASE_DIR) / "demo" / "llmfao"
 DEMO_STUDY = "llmfao"
-# Demo accounts only: the demo runs with DEBUG on, on the local machine.
+# Demo accounts, on the local machine. A password is set when its account is made; re-running
+# the demo keeps the accounts' passwords (and so their sessions) as they are.
 DEMO_USERS = [
     ("rater", Role.RATER, "rater-demo-2026"),
     ("researcher", Role.RESEARCHER, "researcher-demo-2026"),
@@ -60,12 +61,20 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(f"Demo logins (open http://{host}/):")
         for username, role, password in DEMO_USERS:
-            result = user_create_or_update(username=username, role=role, password=password)
+            exists = User.objects.filter(username=username).exists()
+            result = user_create_or_update(
+                username=username, role=role, password=None if exists else password
+            )
+            shown = f"{password} (unless changed since)" if exists else password
             self.stdout.write(
-                f"  {role:<10}  user {username:<10}  password {password:<22}"
-                f"  API token {result.token}"
+                f"  {role:<10}  user {username:<10}  password {shown:<43}  API token {result.token}"
             )
         self.stdout.write("")
         if options["no_serve"]:
             return
-        call_command("runserver", host, use_reloader=False)
+        # The same server as `run.py serve`: gunicorn with gunicorn.conf.py, static files
+        # collected and served by WhiteNoise.
+        from app.serve import gunicorn_run
+
+        call_command("collectstatic", "--no-input", verbosity=0)
+        gunicorn_run(addrport=host)

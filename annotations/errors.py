@@ -80,3 +80,11 @@ def validation_message(error: ValidationError) -> str:
     """One readable message from a ValidationError, naming the field where there is one (the
     commands print it; the API sends the same text as `detail`)."""
     return error_detail(django_errors(error))
+
+
+def too_large_message(size: int, limit: int) -> str:
+    """The message of a 413: the body's size, the limit, and where larger files go."""
+    return (
+        f"The request body is {size:,} bytes; this endpoint accepts at most {limit:,} bytes. "
+        "Load larger files with manage.py load_prompts or import_judgments."
+    )

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.views import defaults
 
-from annotations.api.errors import error_body, too_large_message
+from annotations.errors import error_body, too_large_message
 
 # Everything a page needs comes from this site: no inline script, no plugin, no framing, no
 # request elsewhere. Views with needs of their own (the judging page, the API docs) set theirs.
@@ -207,7 +207,7 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
-# handler400/403/500 (app/urls.py): under /api/ every error is JSON in the API's error shape.
+# handler400/403/404/500 (app/urls.py): under /api/ every error is JSON in the API's error shape.
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -225,6 +225,12 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
         message = str(exception) if exception and str(exception) else "Permission denied."
         return _error(request.path, 403, message)
     return defaults.permission_denied(request, exception)  # type: ignore[arg-type]
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _is_api(request.path):
+        return _error(request.path, 404, "No API endpoint at this URL.")
+    return defaults.page_not_found(request, exception)  # type: ignore[arg-type]
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -13,5 +13,5 @@ urlpatterns = [
 # (and a plain 503 page while the database is unreachable).
 handler400 = "app.middleware.bad_request"
 handler403 = "app.middleware.permission_denied"
-handler404 = "annotations.api.errors.not_found"
+handler404 = "app.middleware.not_found"
 handler500 = "app.middleware.server_error"

@@ -13,13 +13,13 @@ from django.test import Client
 from annotations import admin as annotations_admin
 from annotations.models import Generator, Role, Study, User
 from annotations.services import studies as studies_service
-from tests.rating_support import BASELINE, CANDIDATE, make_user, rating_study, user_token
+from tests.judging_support import BASELINE, CANDIDATE, judging_study, make_user, user_token
 
 pytestmark = pytest.mark.django_db
 
 
 def test_patch_with_an_unknown_baseline_is_refused_and_creates_no_model() -> None:
-    study = rating_study(slug="typo", prompts=1)
+    study = judging_study(slug="typo", prompts=1)
     before = Generator.objects.filter(study=study).count()
     client = Client(HTTP_AUTHORIZATION=f"Token {user_token('typo-admin', 'admin')}")
     response = client.patch(
@@ -80,7 +80,7 @@ def test_the_study_admin_deletes_through_study_delete(monkeypatch: Any) -> None:
         studies_service.study_delete(study=study)
 
     monkeypatch.setattr(annotations_admin, "study_delete", spy)
-    one, two, three = (rating_study(slug=s, prompts=2) for s in ("del-1", "del-2", "del-3"))
+    one, two, three = (judging_study(slug=s, prompts=2) for s in ("del-1", "del-2", "del-3"))
     client = Client()
     client.force_login(make_user("del-boss", "admin"))
     confirm = client.get(f"/admin/annotations/study/{one.pk}/delete/")

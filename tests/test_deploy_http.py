@@ -21,9 +21,10 @@ from django.urls import reverse
 
 from annotations.api import users as users_api
 from annotations.models import Study
+from annotations.pages.judge import JUDGE_CSP
 from app import middleware
 from app.serve import secret_key_ensure
-from tests.rating_support import make_user, rating_study, user_token
+from tests.judging_support import judging_study, make_user, user_token
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +122,7 @@ def test_a_chunked_body_is_capped_while_it_streams() -> None:
 
 
 def test_a_small_chunked_body_reaches_the_view() -> None:
-    rating_study(slug="chunk", prompts=1)
+    judging_study(slug="chunk", prompts=1)
     token = user_token("chunk-admin", "admin")
     status, content, _ = _wsgi(
         {
@@ -175,10 +176,8 @@ def test_every_page_sends_a_csp_and_views_with_their_own_keep_it() -> None:
     client = Client()
     login = client.get("/login/")
     assert login["Content-Security-Policy"] == middleware.DEFAULT_CSP
-    study = rating_study(slug="csp", prompts=1)
+    study = judging_study(slug="csp", prompts=1)
     client.force_login(make_user("csp-rater"))
-    from annotations.rating_views import JUDGE_CSP
-
     judge = client.get(f"/studies/{study.slug}/judge/")
     assert judge["Content-Security-Policy"] == JUDGE_CSP
     docs = client.get("/api/docs/")

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from annotations.models import Judgment, Study
-from tests.rating_support import TEST_PASSWORD, make_user, rating_study, user_token
+from tests.judging_support import TEST_PASSWORD, judging_study, make_user, user_token
 from tests.served_support import database_url, gunicorn_served, manage, served_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -108,7 +108,7 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_streams(served: str) 
 
 
 def test_a_small_chunked_body_reaches_the_view(served: str) -> None:
-    rating_study(slug="chunky", prompts=1)
+    judging_study(slug="chunky", prompts=1)
     token = user_token("chunk-admin", "admin")
     body = json.dumps({"description": "sent in chunks"}).encode()
     status, _, answer = _chunked(
@@ -126,7 +126,7 @@ def test_a_small_chunked_body_reaches_the_view(served: str) -> None:
 def test_the_judging_page_works_under_gunicorn_with_its_static_files(
     served: str, browser: Any, production_hasher: None
 ) -> None:
-    rating_study(slug="prod", prompts=2, scale="ternary")
+    judging_study(slug="prod", prompts=2, scale="ternary")
     rater = make_user("prod-rater")
     page = browser.new_page()
     errors: list[str] = []
@@ -163,7 +163,7 @@ def test_the_judging_page_works_under_gunicorn_with_its_static_files(
 def test_the_results_page_api_docs_and_admin_run_under_their_csp(
     served: str, browser: Any, production_hasher: None
 ) -> None:
-    rating_study(slug="shown", prompts=2)
+    judging_study(slug="shown", prompts=2)
     make_user("prod-researcher", "researcher")
     page = browser.new_page()
     console: list[str] = []

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from annotations.services.catalog import GENERATOR_SIZE_MAX
+from annotations.services.generators import GENERATOR_SIZE_MAX
 from annotations.services.loading import LoadError, Problem
 from annotations.services.loading import judgments as judgment_loader
 from annotations.services.loading import prompts as prompt_loader

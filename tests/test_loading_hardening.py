@@ -18,7 +18,7 @@ from django.test import Client
 from django.utils.html import escape
 
 from annotations.models import Comparison, Generator, Judgment, Output, Prompt, User
-from annotations.services.catalog import (
+from annotations.services.generators import (
     generator_get_or_create,
     generator_name_key,
     generator_update,

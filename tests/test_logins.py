@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from annotations.models import User
-from tests.rating_support import TEST_PASSWORD, make_user, user_token
+from tests.judging_support import TEST_PASSWORD, make_user, user_token
 
 pytestmark = pytest.mark.django_db
 

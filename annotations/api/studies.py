@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from annotations.api.permissions import ReadResearcherWriteAdmin
 from annotations.models import Criterion, Flag, Generator, Pairing, RationaleMode, Scale, Study
 from annotations.selectors.catalog import generator_get, generator_list, study_get, study_list
-from annotations.services.catalog import generator_update
+from annotations.services.generators import generator_update
 from annotations.services.studies import study_create_or_update
 
 _SMALLINT_MAX = 32767

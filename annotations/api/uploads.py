@@ -13,9 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.api.errors import error_response, too_large_message
+from annotations.api.errors import error_response
 from annotations.api.permissions import IsAdminRole
 from annotations.api.schema import LOAD_ERROR_RESPONSE
+from annotations.errors import too_large_message
 from annotations.selectors.catalog import study_get
 from annotations.services.loading import LoadError, judgments_import, prompt_set_load
 from annotations.services.loading.uploads import FILE_TYPE_MESSAGE, upload_limit, upload_refusal

@@ -15,8 +15,7 @@ from rest_framework.views import APIView
 from annotations.api.permissions import IsAdminRole
 from annotations.models import Role, User
 from annotations.selectors.catalog import user_get, user_list
-from annotations.services.catalog import user_update
-from annotations.services.users import user_create_or_update
+from annotations.services.users import user_create_or_update, user_update
 
 
 class UserSerializer(serializers.ModelSerializer):

@@ -17,6 +17,7 @@ from annotations.models import (
     Scale,
     Study,
 )
+from annotations.services.generators import generator_get_or_create
 
 # Fields a caller may set, besides the slug and the baseline name.
 STUDY_SETTINGS = (
@@ -119,7 +120,7 @@ def study_create_or_update(
         if baseline_must_exist and not created:
             generator = _baseline_existing(study=study, name=baseline)
         else:
-            generator, _ = Generator.objects.get_or_create(study=study, name=baseline)
+            generator = generator_get_or_create(study=study, name=baseline)
         if study.baseline_id != generator.pk:
             if not created:
                 changed.append("baseline")

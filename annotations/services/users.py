@@ -85,3 +85,17 @@ def user_create_or_update(
         user.save()
         token, _ = Token.objects.get_or_create(user=user)
     return UserResult(user=user, created=created, token=token.key)
+
+
+def user_update(
+    *, user: User, acting: User, role: str | None = None, is_active: bool | None = None
+) -> User:
+    """Change `user`'s role and/or active flag, as the admin `acting` (user_self_change_check)."""
+    user_self_change_check(user=user, acting=acting, role=role, is_active=is_active)
+    with transaction.atomic():
+        if role is not None:
+            user = user_create_or_update(username=user.username, role=role).user
+        if is_active is not None and user.is_active != is_active:
+            user.is_active = is_active
+            user.save(update_fields=["is_active"])
+    return user

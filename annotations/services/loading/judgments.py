@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations.models import SCALE_MAX_STRENGTH, Generator, Role, Scale, Study, User
-from annotations.services.catalog import generator_name_key
+from annotations.services.generators import generator_name_key
 from annotations.services.judging import WINNERS
 from annotations.services.loading.common import (
     MAX_GENERATOR_CHARS,

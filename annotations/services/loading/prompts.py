@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations.models import Generator, Study
-from annotations.services.catalog import (
+from annotations.services.generators import (
     generator_name_clash,
     generator_name_key,
     generator_size_clean,

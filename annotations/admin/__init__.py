@@ -143,7 +143,7 @@ class StudyAdmin(admin.ModelAdmin):
 
     def get_urls(self):  # type: ignore[no-untyped-def]
         # The upload page (load a prompt set or import judgments) lives beside the study pages.
-        from annotations.admin_upload import upload_urls
+        from annotations.admin.upload import upload_urls
 
         return upload_urls(self) + super().get_urls()
 

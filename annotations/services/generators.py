@@ -1,4 +1,4 @@
-"""Generators (models) of a study: naming, creation, plot metadata; and admins' edits of users."""
+"""Generators (models) of a study: name normalisation, creation, and plot metadata."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from annotations.models import Generator, Role, Study, User
-from annotations.services.users import user_create_or_update
+from annotations.models import Generator, Study
 
 _UNSET: Any = object()
 
@@ -98,24 +97,3 @@ def generator_update(
         generator.full_clean(exclude=["study"], validate_unique=False)
         generator.save(update_fields=changed)
     return generator
-
-
-def user_update(
-    *, user: User, acting: User, role: str | None = None, is_active: bool | None = None
-) -> User:
-    """Change `user`'s role and/or active flag, as the admin `acting`.
-
-    An admin cannot demote or deactivate themselves: that is how a site loses its last admin.
-    """
-    if user.pk == acting.pk:
-        if role is not None and role != Role.ADMIN:
-            raise ValidationError({"role": "you cannot remove your own admin role"})
-        if is_active is False:
-            raise ValidationError({"is_active": "you cannot deactivate yourself"})
-    with transaction.atomic():
-        if role is not None:
-            user = user_create_or_update(username=user.username, role=role).user
-        if is_active is not None and user.is_active != is_active:
-            user.is_active = is_active
-            user.save(update_fields=["is_active"])
-    return user

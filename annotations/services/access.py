@@ -100,11 +100,12 @@ def invite_find(*, token: str) -> Invite | None:
     return Invite.objects.select_related("study").filter(token_hash=token_hash(token=token)).first()
 
 
-def invite_check(*, invite: Invite) -> None:
-    """Refuse with InviteGone when the link has expired or has no uses left."""
+def invite_check(*, invite: Invite, new_member: bool = True) -> None:
+    """Refuse with InviteGone when the link has expired or, for a `new_member`, has no uses
+    left (its members come back through it whatever its count)."""
     if invite.expires_at is not None and invite.expires_at <= timezone.now():
         raise InviteGone("has expired")
-    if invite.uses_left is not None and invite.uses_left <= 0:
+    if new_member and invite.uses_left is not None and invite.uses_left <= 0:
         raise InviteGone("has been used up")
 
 
@@ -211,7 +212,8 @@ def crowd_sign_in(*, invite: Invite, arrival: Arrival) -> User:
     The account has no usable password (it comes back through the link) and may judge only
     the studies it joined. A name of that form held by anything but an active rater is refused.
     """
-    invite_check(invite=invite)
+    # Uses are counted when the membership is made (a returning person takes none).
+    invite_check(invite=invite, new_member=False)
     with transaction.atomic():
         user, _ = User.objects.get_or_create(
             username=arrival.username,
@@ -261,7 +263,7 @@ def member_join(*, invite: Invite, user: User) -> Membership:
     """A logged-in rater opening a link becomes a member of its study."""
     if not user.is_rater:
         raise ValidationError("Invite links are for raters.", code="not_rater")
-    invite_check(invite=invite)
+    invite_check(invite=invite, new_member=False)
     return membership_add(study=invite.study, user=user, invite=invite)[0]
 
 
@@ -271,6 +273,9 @@ def password_set_link(*, user: User, base_url: str | None = None) -> str:
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     path = reverse("password-set", args=[uid, default_token_generator.make_token(user)])
     return (base_url or invite_base_url()).rstrip("/") + path
+
+
+_ALL_BUT_NAME_AND_EMAIL = [f.name for f in User._meta.fields if f.name not in ("username", "email")]
 
 
 @dataclass(frozen=True)
@@ -296,18 +301,18 @@ def members_import(
     if len(rows) > MAX_MEMBER_ROWS:
         raise ValidationError(f"at most {MAX_MEMBER_ROWS} rows per file (got {len(rows)})")
     problems = []
-    wanted: list[tuple[str, str]] = []
+    wanted: dict[str, str] = {}
     for line, row in enumerate(rows, start=1):
         username = row[0].strip()
         email = row[1].strip() if len(row) > 1 else ""
         probe = User(username=username, email=email)
         try:
-            probe.clean_fields(include=["username", "email"])
+            probe.clean_fields(exclude=_ALL_BUT_NAME_AND_EMAIL)
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 problems.append(f"row {line}, {field} {username!r}: {' '.join(messages)}")
-        wanted.append((username, email))
-    existing = {u.username: u for u in User.objects.filter(username__in=[w for w, _ in wanted])}
+        wanted.setdefault(username, email)
+    existing = {u.username: u for u in User.objects.filter(username__in=list(wanted))}
     for username, user in existing.items():
         if not user.is_rater:
             problems.append(f"{username!r} is a {user.role}, not a rater")
@@ -315,7 +320,7 @@ def members_import(
         raise ValidationError(problems)
     result = []
     with transaction.atomic():
-        for username, email in wanted:
+        for username, email in wanted.items():
             user = existing.get(username)
             created = user is None
             if user is None:

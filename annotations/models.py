@@ -16,6 +16,20 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
 
 
+class Platform(models.TextChoices):
+    """Crowd platforms whose URL parameters sign a person in through an invite link."""
+
+    PROLIFIC = "prolific", "Prolific"
+    MTURK = "mturk", "Amazon Mechanical Turk"
+    PARTICIPANT = "participant", "Other platform"
+
+
+# Crowd accounts are named "<platform>:<id>". Django's username rules refuse ":", so no form,
+# add_user or API call can register such a name: only crowd sign-in makes them (as "ext:" is
+# only ever made by the judgment import).
+CROWD_PREFIXES = tuple(f"{platform}:" for platform in Platform.values)
+
+
 class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.RATER)
     # Id of a rater in an external source (imported judgments); blank for people who log in.
@@ -41,6 +55,11 @@ class User(AbstractUser):
     @property
     def can_see_results(self) -> bool:
         return self.role in (Role.RESEARCHER, Role.ADMIN) or self.is_superuser
+
+    @property
+    def is_crowd(self) -> bool:
+        """A crowd-platform account: it may judge only the studies it is a member of."""
+        return self.username.startswith(CROWD_PREFIXES)
 
 
 class Pairing(models.TextChoices):
@@ -96,6 +115,11 @@ class RationaleMode(models.TextChoices):
     REQUIRED = "required", "Required"
 
 
+class Access(models.TextChoices):
+    OPEN = "open", "Every rater"
+    INVITE = "invite", "Members only"
+
+
 class Study(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
@@ -130,6 +154,24 @@ class Study(models.Model):
     )
     lease_minutes = models.PositiveSmallIntegerField(default=15)
     is_open = models.BooleanField(default=True, help_text="Open to raters.")
+    access = models.CharField(
+        max_length=8,
+        choices=Access.choices,
+        default=Access.OPEN,
+        help_text="Who may judge: every rater, or only the study's members.",
+    )
+    quota = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most judgments one rater makes here (empty: no cap)."
+    )
+    completion_code = models.CharField(
+        max_length=100, blank=True, default="", help_text="Shown to a rater who completes."
+    )
+    completion_url = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="Where a rater who completes goes; {code} is replaced by the code.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -145,6 +187,10 @@ class Study(models.Model):
             models.CheckConstraint(condition=Q(scale__in=Scale.values), name="study_scale"),
             models.CheckConstraint(
                 condition=Q(rationale__in=RationaleMode.values), name="study_rationale"
+            ),
+            models.CheckConstraint(condition=Q(access__in=Access.values), name="study_access"),
+            models.CheckConstraint(
+                condition=Q(quota__isnull=True) | Q(quota__gte=1), name="study_quota_positive"
             ),
         ]
 
@@ -455,3 +501,58 @@ class Judgment(models.Model):
         if self.preference < 0:
             return "b"
         return "tie"
+
+
+class Membership(models.Model):
+    """A user who may judge a study whatever its access, with how they arrived and finished.
+
+    Raters of an open study who complete it get one too (with no platform), so that the roster
+    keeps their completion time.
+    """
+
+    # Indexed by membership_unique, which leads with study (the access check's probe).
+    study = models.ForeignKey(
+        Study, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(default=timezone.now)
+    # The crowd platform and the person's ids there; blank for accounts made by hand or by
+    # sign-up. Session and study ids are the latest the platform sent.
+    platform = models.CharField(max_length=16, choices=Platform.choices, blank=True, default="")
+    platform_id = models.CharField(max_length=100, blank=True, default="")
+    platform_session_id = models.CharField(max_length=100, blank=True, default="")
+    platform_study_id = models.CharField(max_length=100, blank=True, default="")
+    invite = models.ForeignKey(
+        "Invite", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["study", "created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=Q(platform="") | Q(platform__in=Platform.values),
+                name="membership_platform",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.study_id}"
+
+
+class Invite(models.Model):
+    """An invite link to a study: only the SHA-256 of its token is stored."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invites")
+    token_hash = models.CharField(max_length=64, unique=True)
+    # None: any number of uses. Counted down atomically as people join through the link.
+    uses_left = models.PositiveIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["study", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"invite {self.pk} to {self.study_id}"

@@ -1,9 +1,9 @@
 """URL routes of the server-rendered pages."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, reverse_lazy
 
-from annotations.pages import home, judge, results
+from annotations.pages import home, join, judge, results
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -21,4 +21,16 @@ urlpatterns = [
     ),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("join/<str:token>/", join.join, name="join"),
+    # The one-time set-password links that add_members prints (Django's reset tokens and
+    # password validators); setting the password logs the rater in.
+    path(
+        "reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="registration/password_set.html",
+            success_url=reverse_lazy("home"),
+            post_reset_login=True,
+        ),
+        name="password-set",
+    ),
 ]

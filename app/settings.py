@@ -36,6 +36,8 @@ ALLOWED_HOSTS = [
     for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
     if h.strip()
 ]
+# The site's public address, for links the app prints (invite links); empty: http://127.0.0.1:8000.
+BASE_URL = os.environ.get("DJANGO_BASE_URL", "").strip()
 # HTTPS-only behaviour (redirect, secure cookies, HSTS) is on as soon as the site answers to a
 # name other than this machine's loopback: plain HTTP on 127.0.0.1 works out of the box, and a
 # real deployment cannot forget it. DJANGO_HTTPS=0 or 1 says it explicitly.

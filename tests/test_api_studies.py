@@ -27,6 +27,10 @@ STUDY_FIELDS = {
     "overlap",
     "lease_minutes",
     "is_open",
+    "access",
+    "quota",
+    "completion_code",
+    "completion_url",
     "created_at",
     "updated_at",
 }

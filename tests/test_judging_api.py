@@ -50,7 +50,15 @@ def test_next_returns_a_blinded_assignment_with_form_and_progress() -> None:
     assert body["form"]["scale"] == "likert5"
     assert [c["key"] for c in body["form"]["choices"]] == ["1", "2", "3", "4", "5"]
     assert body["form"]["criteria"] == [{"name": "helpful", "label": "Helpful"}]
-    assert body["progress"] == {"judged": 0, "skipped": 0, "remaining": 2}
+    assert body["progress"] == {
+        "judged": 0,
+        "skipped": 0,
+        "remaining": 2,
+        "quota": None,
+        "complete": False,
+        "completion_code": None,
+        "completion_url": None,
+    }
     raw = response.content.decode()
     for secret in (BASELINE, CANDIDATE, "generator", "output_a", "comparison"):
         assert secret not in raw

@@ -139,7 +139,15 @@ def test_session_page_request_with_csrf_takes_the_fast_lane_and_judges() -> None
         HTTP_X_CSRFTOKEN=token,
     )
     assert leased.status_code == 200
-    assert leased.json()["progress"] == {"judged": 0, "skipped": 0, "remaining": 1}
+    assert leased.json()["progress"] == {
+        "judged": 0,
+        "skipped": 0,
+        "remaining": 1,
+        "quota": None,
+        "complete": False,
+        "completion_code": None,
+        "completion_url": None,
+    }
     refused = client.post(
         f"/api/assignments/{leased.json()['id']}/judgment",
         data=json.dumps({"winner": "tie"}),

@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from annotations.models import Generator
+from annotations.services.access import invite_create
 from annotations.services.assignment import assignment_next
 from tests.judging_support import BASELINE, CANDIDATE, judging_study, make_user
 
@@ -54,6 +55,23 @@ TABLE: dict[str, list[Probe]] = {
     "": [Probe("get", "/", (302, 200, 200, 200))],
     "login/": [Probe("get", "/login/", (200, 200, 200, 200))],
     "logout/": [Probe("post", "/logout/", (302, 302, 302, 302))],
+    # Invite links: the sign-up form for visitors; a rater joins at once; other roles are
+    # told the link is for raters. A platform's parameters sign in whoever opens it.
+    "join/<str:token>/": [
+        Probe("get", "/join/{token}/", (200, 302, 403, 403)),
+        Probe("get", "/join/{token}/?PROLIFIC_PID=p1&STUDY_ID=s&SESSION_ID=x", (302,) * 4),
+        Probe(
+            "get",
+            "/join/{token}/?workerId=w1&assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=h",
+            (200,) * 4,
+            note="MTurk preview",
+        ),
+        Probe("get", "/join/{token}/?participant=bad%20id", (400,) * 4),
+        Probe("get", "/join/not-a-token/", (404,) * 4),
+    ],
+    "reset/<uidb64>/<token>/": [
+        Probe("get", "/reset/MQ/bad-token/", (200,) * 4, note="an invalid link says so"),
+    ],
     "studies/<slug:slug>/judge/": [
         Probe("get", "/studies/{slug}/judge/", (302, 200, 403, 403), note="raters only")
     ],
@@ -109,6 +127,12 @@ TABLE: dict[str, list[Probe]] = {
     "api/studies/<slug:slug>/export": [
         Probe("get", "/api/studies/{slug}/export?format=judgments-csv", (401, 403, 200, 200)),
         Probe("get", "/api/studies/{slug}/export?format=dpo", (401, 403, 200, 200)),
+        Probe(
+            "get",
+            "/api/studies/{slug}/export?format=raters-csv",
+            (401, 403, 403, 200),
+            note="names people: admins only",
+        ),
     ],
     "api/studies/<slug:slug>/results": [
         Probe("get", "/api/studies/{slug}/results", (401, 403, 200, 200))
@@ -116,6 +140,12 @@ TABLE: dict[str, list[Probe]] = {
     # The rater API: raters only, and only their own assignments (others' are 404).
     "api/studies/<slug:slug>/assignments/next": [
         Probe("post", "/api/studies/{slug}/assignments/next", (401, 200, 403, 403))
+    ],
+    "api/studies/<slug:slug>/progress": [
+        Probe("get", "/api/studies/{slug}/progress", (401, 200, 403, 403))
+    ],
+    "api/studies/<slug:slug>/raters": [
+        Probe("get", "/api/studies/{slug}/raters", (401, 403, 200, 200))
     ],
     "api/assignments/<int:pk>/judgment": [
         Probe("post", "/api/assignments/{own}/judgment", (401, 201, 403, 403), {"winner": "left"}),
@@ -144,6 +174,8 @@ ADMIN_PROBES = [
     Probe("get", "/admin/annotations/study/{study_id}/change/", (302, 302, 302, 200)),
     Probe("get", "/admin/annotations/user/", (302, 302, 302, 200)),
     Probe("get", "/admin/annotations/study/upload/", (302, 302, 302, 200)),
+    Probe("get", "/admin/annotations/study/{study_id}/invite/", (302, 302, 302, 200)),
+    Probe("get", "/admin/annotations/study/{study_id}/members/", (302, 302, 302, 200)),
     Probe("get", "/admin/login/", (200, 200, 200, 302)),
 ]
 
@@ -179,6 +211,7 @@ def _world() -> dict[str, Any]:
         "own": own.pk,
         "own_skip": own_skip.pk,
         "others": others.pk,
+        "token": invite_create(study=study)[1],
     }
     return {"users": users, "ids": ids}
 

@@ -10,12 +10,15 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from annotations.models import (
     Assignment,
     Comparison,
     Generator,
     Judgment,
+    Membership,
     Output,
     Prompt,
     Study,
@@ -80,13 +83,26 @@ class GeneratorInline(admin.TabularInline):
     fields = ("name", "family", "size")
 
 
+class MembershipInline(admin.TabularInline):
+    """The study's members: add one by user id, remove with the delete box."""
+
+    model = Membership
+    extra = 0
+    verbose_name_plural = "members (who may judge an invite-only study)"
+    fields = ("user", "platform", "platform_id", "created_at", "completed_at")
+    readonly_fields = ("platform", "platform_id", "created_at", "completed_at")
+    # Crowd studies have thousands of raters: a lookup, not a select of every user.
+    raw_id_fields = ("user",)
+
+
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     list_display = ("slug", "name", "baseline", "pairing", "scale", "overlap", "is_open")
     list_filter = ("pairing", "scale", "is_open")
     search_fields = ("slug", "name")
     prepopulated_fields = {"slug": ("name",)}
-    inlines = [GeneratorInline]
+    inlines = [GeneratorInline, MembershipInline]
+    readonly_fields = ("invite_links",)
     fieldsets = (
         (None, {"fields": ("slug", "name", "description", "baseline", "pairing", "is_open")}),
         (
@@ -103,7 +119,40 @@ class StudyAdmin(admin.ModelAdmin):
             },
         ),
         ("Assignment", {"fields": ("overlap", "lease_minutes")}),
+        (
+            "Raters",
+            {"fields": ("access", "quota", "completion_code", "completion_url", "invite_links")},
+        ),
     )
+
+    @admin.display(description="Invite links")
+    def invite_links(self, obj: Study) -> str:
+        # Only hashes are stored, so a link is shown once, when it is made on its own page.
+        if obj.pk is None:
+            return "Save the study first."
+        rows = format_html_join(
+            "",
+            "<li>made {}, {}, {}</li>",
+            (
+                (
+                    f"{invite.created_at:%Y-%m-%d %H:%M}",
+                    "any number of uses"
+                    if invite.uses_left is None
+                    else f"{invite.uses_left} uses left",
+                    "no expiry"
+                    if invite.expires_at is None
+                    else f"expires {invite.expires_at:%Y-%m-%d %H:%M}",
+                )
+                for invite in obj.invites.all()[:20]
+            ),
+        )
+        return format_html(
+            '<ul>{}</ul><a class="button" href="{}">Make an invite link</a> '
+            '<a class="button" href="{}">Add members from a CSV file</a>',
+            rows,
+            reverse("admin:annotations_study_invite", args=[obj.pk]),
+            reverse("admin:annotations_study_members", args=[obj.pk]),
+        )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
         # The baseline must be one of this study's own generators.
@@ -143,9 +192,10 @@ class StudyAdmin(admin.ModelAdmin):
 
     def get_urls(self):  # type: ignore[no-untyped-def]
         # The upload page (load a prompt set or import judgments) lives beside the study pages.
+        from annotations.admin.access import access_urls
         from annotations.admin.upload import upload_urls
 
-        return upload_urls(self) + super().get_urls()
+        return upload_urls(self) + access_urls(self) + super().get_urls()
 
 
 @admin.register(Generator)

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from annotations.api.errors import error_response
 from annotations.api.permissions import IsResearcherOrAdmin
-from annotations.errors import django_errors
+from annotations.errors import django_errors, error_item
 from annotations.exports.registry import export_open
 from annotations.models import Study
 from annotations.selectors.judgment_filters import judgment_filter_build
@@ -87,6 +87,9 @@ class StudyExportView(APIView):
             export = export_open(study=study, format_name=format_name, filters=filters)
         except ValidationError as exc:
             return error_response(status.HTTP_400_BAD_REQUEST, django_errors(exc))
+        if export.format.admin_only and not request.user.is_admin_role:
+            message = f"Only admins can download {export.format.name}."
+            return error_response(status.HTTP_403_FORBIDDEN, [error_item(message)])
         response = StreamingHttpResponse(export.chunks, content_type=export.format.content_type)
         response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
         response["X-Content-Type-Options"] = "nosniff"

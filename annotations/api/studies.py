@@ -11,7 +11,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotations.api.permissions import ReadResearcherWriteAdmin
-from annotations.models import Criterion, Flag, Generator, Pairing, RationaleMode, Scale, Study
+from annotations.models import (
+    Access,
+    Criterion,
+    Flag,
+    Generator,
+    Pairing,
+    RationaleMode,
+    Scale,
+    Study,
+)
 from annotations.selectors.catalog import generator_get, generator_list, study_get, study_list
 from annotations.services.generators import generator_update
 from annotations.services.studies import study_create_or_update
@@ -43,6 +52,10 @@ class StudySerializer(serializers.ModelSerializer):
             "overlap",
             "lease_minutes",
             "is_open",
+            "access",
+            "quota",
+            "completion_code",
+            "completion_url",
             "created_at",
             "updated_at",
         ]
@@ -73,6 +86,14 @@ class StudySettingsInput(serializers.Serializer):
     overlap = serializers.IntegerField(min_value=1, max_value=_SMALLINT_MAX, required=False)
     lease_minutes = serializers.IntegerField(min_value=1, max_value=_SMALLINT_MAX, required=False)
     is_open = serializers.BooleanField(required=False)
+    access = serializers.ChoiceField(Access.choices, required=False)
+    quota = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, help_text="0 lifts the cap."
+    )
+    completion_code = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    completion_url = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="{code} is filled in."
+    )
 
     def validate_baseline(self, value: str) -> str:
         if not value.strip():

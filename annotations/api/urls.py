@@ -3,6 +3,7 @@
 from django.urls import URLPattern, path
 from django.views import View
 
+from annotations.api.access import ProgressView, RosterView
 from annotations.api.docs import DocsView, SchemaView
 from annotations.api.exports import StudyExportView
 from annotations.api.judging.views import JudgmentView, NextAssignmentView, SkipView
@@ -32,6 +33,8 @@ _ROUTES: list[tuple[str, type[View], str]] = [
     ("studies/<slug:slug>/export", StudyExportView, "api-study-export"),
     ("studies/<slug:slug>/results", StudyResultsView, "api-study-results"),
     ("studies/<slug:slug>/assignments/next", NextAssignmentView, "api-assignment-next"),
+    ("studies/<slug:slug>/progress", ProgressView, "api-study-progress"),
+    ("studies/<slug:slug>/raters", RosterView, "api-study-raters"),
     ("assignments/<int:pk>/judgment", JudgmentView, "api-assignment-judgment"),
     ("assignments/<int:pk>/skip", SkipView, "api-assignment-skip"),
 ]

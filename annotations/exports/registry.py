@@ -33,6 +33,8 @@ class ExportFormat:
     content_type: str
     description: str
     open: Callable[..., Export] = field(repr=False)
+    # Names people (usernames, platform ids): only admins may download it.
+    admin_only: bool = False
 
 
 EXPORT_FORMATS: dict[str, ExportFormat] = {}
@@ -81,4 +83,4 @@ def text_chunks_join(groups: Iterable[list[str]], *, head: str = "") -> Iterator
 # The judgment and training-pair formats register on import, in the order the download page
 # lists them; importing them here makes every importer of the registry see them. (They import
 # this module: by now every name above exists.)
-from annotations.exports import judgments, training  # noqa: E402, F401
+from annotations.exports import judgments, roster, training  # noqa: E402, F401

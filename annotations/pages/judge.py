@@ -7,9 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from annotations.models import Study
 from annotations.rendering import markdown_render
-from annotations.selectors.judging import rater_progress, study_form
+from annotations.selectors.judging import rater_progress, study_form, study_judging_get
 
 # Outputs are hostile input: even if a rendering bug let markup through, no inline script,
 # no foreign script, no plugin and no outside request could run or leave from this page.
@@ -23,7 +22,7 @@ JUDGE_CSP = (
 @login_required
 @ensure_csrf_cookie
 def judge(request: HttpRequest, slug: str) -> HttpResponse:
-    study = Study.objects.filter(slug=slug, is_open=True).first()
+    study = study_judging_get(slug=slug, user=request.user)
     if study is None:
         raise Http404("No open study with this name.")
     if not request.user.is_rater:

@@ -1,8 +1,9 @@
-"""Reads for raters: the blinded view of an assignment, the judging form, a rater's progress."""
+"""Reads for raters: the studies they may judge, the blinded assignment, the form, progress."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from django.db import connection
 
@@ -67,20 +68,50 @@ def study_form(*, study: Study) -> dict[str, Any]:
     }
 
 
-def rater_progress(*, study: Study, rater: User) -> dict[str, int]:
-    """How many comparisons of `study` the rater has judged and skipped, and how many remain.
+# The rater's judgments in the study: what the quota caps (the pick SQL carries it too).
+RATER_JUDGED_SQL = (
+    "(SELECT count(*) FROM annotations_judgment qj"
+    " JOIN annotations_comparison qc ON qc.id = qj.comparison_id"
+    " WHERE qj.rater_id = %(rater)s AND qc.study_id = %(study)s)"
+)
+
+# The access rule, its one home, as a condition on a study row ``s``: a rater may judge a study
+# that is open to raters when it is open to every rater and theirs is not a crowd account
+# (crowd accounts judge only the studies they joined), or when they are its member. Parameters:
+# rater (the user id) and crowd (User.is_crowd). For an open study the membership probe is
+# never reached, so the lookups that carry the rule cost no more than before.
+MAY_JUDGE_SQL = (
+    "((s.access = 'open' AND NOT %(crowd)s) OR EXISTS (SELECT 1 FROM annotations_membership m"
+    " WHERE m.study_id = s.id AND m.user_id = %(rater)s))"
+)
+JUDGEABLE_SQL = f"s.is_open AND {MAY_JUDGE_SQL}"
+
+
+def rater_access_params(*, rater: User) -> dict[str, Any]:
+    """The parameters MAY_JUDGE_SQL takes for `rater`."""
+    return {"rater": rater.pk, "crowd": rater.is_crowd}
+
+
+def completion_url_fill(*, url: str, code: str) -> str:
+    """The study's completion URL with {code} replaced by the (URL-quoted) code."""
+    return url.replace("{code}", quote(code, safe=""))
+
+
+def rater_progress(*, study: Study, rater: User) -> dict[str, Any]:
+    """The rater's progress in `study`: judged, skipped, remaining, quota, complete and, once
+    complete, the completion code and URL (None until then, so they reach no page early).
 
     "remaining" counts the comparisons that still need judgments and that the rater has neither
-    judged nor skipped (the one leased to them included); leases of others that may yet expire
-    are not subtracted, so it is what could still come their way.
+    judged nor skipped (the one leased to them included), capped by what the quota still allows;
+    leases of others that may yet expire are not subtracted, so it is what could still come
+    their way. The rater has completed the study when nothing remains for them (the quota
+    reached, or nothing left), or once their completion was recorded.
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT
-              (SELECT count(*) FROM annotations_judgment j
-                 JOIN annotations_comparison c ON c.id = j.comparison_id
-                WHERE j.rater_id = %(rater)s AND c.study_id = %(study)s),
+              {RATER_JUDGED_SQL},
               (SELECT count(*) FROM annotations_assignment a
                 WHERE a.rater_id = %(rater)s AND a.study_id = %(study)s
                   AND a.status = 'skipped'),
@@ -89,20 +120,40 @@ def rater_progress(*, study: Study, rater: User) -> dict[str, int]:
               (SELECT count(*) FROM annotations_assignment a
                  JOIN annotations_comparison c ON c.id = a.comparison_id
                 WHERE a.rater_id = %(rater)s AND a.study_id = %(study)s
-                  AND a.status <> 'open' AND c.judgment_count < %(overlap)s)
-            """,
+                  AND a.status <> 'open' AND c.judgment_count < %(overlap)s),
+              (SELECT m.completed_at FROM annotations_membership m
+                WHERE m.study_id = %(study)s AND m.user_id = %(rater)s)
+            """,  # noqa: S608 - built from fixed fragments; values are bound
             {"rater": rater.pk, "study": study.pk, "overlap": study.overlap},
         )
-        judged, skipped, needing, met_needing = cursor.fetchone()
-    return {"judged": judged, "skipped": skipped, "remaining": max(0, needing - met_needing)}
+        judged, skipped, needing, met_needing, completed_at = cursor.fetchone()
+    remaining = max(0, needing - met_needing)
+    if study.quota is not None:
+        remaining = min(remaining, max(0, study.quota - judged))
+    complete = completed_at is not None or remaining == 0
+    code = study.completion_code if complete else ""
+    return {
+        "judged": judged,
+        "skipped": skipped,
+        "remaining": remaining,
+        "quota": study.quota,
+        "complete": complete,
+        "completion_code": code or None,
+        "completion_url": (
+            completion_url_fill(url=study.completion_url, code=code)
+            if complete and study.completion_url
+            else None
+        ),
+    }
 
 
 def rater_studies(*, rater: User) -> list[dict[str, Any]]:
-    """The open studies with this rater's progress in each, for the rater's home page."""
-    rows = []
-    for study in Study.objects.filter(is_open=True).order_by("name", "slug"):
-        rows.append({"study": study, **rater_progress(study=study, rater=rater)})
-    return rows
+    """The studies this rater may judge, with their progress in each, for the home page."""
+    studies = Study.objects.raw(
+        f"SELECT s.* FROM annotations_study s WHERE {JUDGEABLE_SQL} ORDER BY s.name, s.slug",  # noqa: S608 - built from fixed fragments; values are bound
+        rater_access_params(rater=rater),
+    )
+    return [{"study": study, **rater_progress(study=study, rater=rater)} for study in studies]
 
 
 def _prompt_view(prompt: Any) -> dict[str, Any]:
@@ -148,29 +199,48 @@ _STUDY_NAMES = [f.attname for f in Study._meta.concrete_fields]
 _ASSIGNMENT_COLUMNS = [f.column for f in Assignment._meta.concrete_fields]
 _ASSIGNMENT_NAMES = [f.attname for f in Assignment._meta.concrete_fields]
 _STUDY_SQL = (
+    f"SELECT {', '.join(f's.{c}' for c in _STUDY_COLUMNS)} FROM annotations_study s"  # noqa: S608 - built from fixed fragments; values are bound
+    f" WHERE s.slug = %(slug)s AND {JUDGEABLE_SQL}"
+)
+_OPEN_STUDY_SQL = (
     f"SELECT {', '.join(_STUDY_COLUMNS)} FROM annotations_study WHERE slug = %s AND is_open"  # noqa: S608 - built from fixed fragments; values are bound
 )
+# A rater's own assignment, in a study they may still judge (a member removed from an invite
+# study loses their lease with their access). Whether the study is open is the judging
+# service's to decide: it answers a closed study with its own refusal.
 _ASSIGNMENT_SQL = (
     "SELECT "  # noqa: S608 - built from fixed fragments; values are bound
     + ", ".join([f"a.{c}" for c in _ASSIGNMENT_COLUMNS] + [f"s.{c}" for c in _STUDY_COLUMNS])
     + " FROM annotations_assignment a JOIN annotations_study s ON s.id = a.study_id"
-    " WHERE a.id = %s AND a.rater_id = %s"
+    f" WHERE a.id = %(assignment)s AND a.rater_id = %(rater)s AND {MAY_JUDGE_SQL}"
 )
 
 
-def study_open_get(*, slug: str) -> Study | None:
-    """The open study with this slug, or None (one indexed lookup, no query compilation)."""
-    rows = sql_rows(sql=_STUDY_SQL, params=[slug])
+def study_judging_get(*, slug: str, user: User) -> Study | None:
+    """The study with this slug as the judging page and the rater API find it, or None (404).
+
+    For a rater, only a study they may judge (JUDGEABLE_SQL), so that a study they may not
+    judge does not even show that it exists. For anyone else, any open study: they are then
+    told that only raters judge. One indexed lookup, no query compilation.
+    """
+    if user.is_rater:
+        rows = sql_rows(sql=_STUDY_SQL, params={"slug": slug, **rater_access_params(rater=user)})
+    else:
+        rows = sql_rows(sql=_OPEN_STUDY_SQL, params=[slug])
     return Study.from_db(connection.alias, _STUDY_NAMES, rows[0]) if rows else None
 
 
 def assignment_load(*, assignment_id: int, rater: User) -> Assignment | None:
-    """The rater's own assignment with its study, or None (also for others').
+    """The rater's own assignment with its study, or None (also for others', and in a study
+    the rater may no longer judge).
 
     Judging and skipping need the lease and the study's form, not the texts; one statement
     written out by hand, since this runs on every submit.
     """
-    rows = sql_rows(sql=_ASSIGNMENT_SQL, params=[assignment_id, rater.pk])
+    rows = sql_rows(
+        sql=_ASSIGNMENT_SQL,
+        params={"assignment": assignment_id, **rater_access_params(rater=rater)},
+    )
     if not rows:
         return None
     row = rows[0]

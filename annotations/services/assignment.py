@@ -13,7 +13,11 @@ Guarantees:
 - a rater meets a comparison at most once and holds at most one open lease per study (both
   also database constraints);
 - counterbalancing: a new lease shows output_a on the left when fewer of the comparison's
-  counted judgments and live leases did so, at random on a tie.
+  counted judgments and live leases did so, at random on a tie;
+- the quota: a rater's judgments in the study plus their open lease stay within the study's
+  quota. The pick only leases while the rater holds no open lease and their judgments are below
+  the quota, counted in the pick's own statement, which starts after the rater's row lock is
+  held (every new lease of the rater is made under it).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from annotations.models import (
     Study,
     User,
 )
+from annotations.selectors.judging import RATER_JUDGED_SQL
+from annotations.services.access import completion_record
 
 # Reason recorded when a rater's expired lease could not be renewed because other raters filled
 # the comparison meanwhile; such a comparison is not offered to that rater again.
@@ -71,8 +77,9 @@ class PickRule:
     default, fewest judgments (all of them) first and then id, follows that index.
 
     Both are SQL written in code, never user input. Every statement shares these parameters:
-    study, rater, overlap, now, and also tried (comparison ids to pass over) and expires (the
-    new lease's expiry) for the pick, comparison for the room check.
+    study, rater, overlap, now, and also tried (comparison ids to pass over), expires (the
+    new lease's expiry) and quota (the study's, or None) for the pick, comparison for the room
+    check.
     """
 
     counts: str | None = None
@@ -110,6 +117,9 @@ class PickRule:
         rater has no lease on a candidate (NOT EXISTS m), so every live lease is another
         rater's: counted without the rater test, from the lease index alone.
 
+        The quota test is an uncorrelated subquery, run once, and only for a study with a quota
+        (PostgreSQL stops at the first true branch of the OR): no cost for the others.
+
         Why a setting carries the pick: the recount needs a snapshot taken after the lock,
         which only a new statement gets (a data-modifying CTE shares the pick's snapshot), and
         an SQL function would need dynamic SQL for the rule's fragments, planned on every call
@@ -126,6 +136,7 @@ SELECT set_config('prefeval.pick', coalesce((
        AND NOT EXISTS (SELECT 1 FROM annotations_assignment o
                         WHERE o.study_id = %(study)s AND o.rater_id = %(rater)s
                           AND o.status = 'open')
+       AND (%(quota)s::integer IS NULL OR {RATER_JUDGED_SQL} < %(quota)s::integer)
        AND NOT EXISTS (SELECT 1 FROM annotations_assignment m
                         WHERE m.comparison_id = c.id AND m.rater_id = %(rater)s)
        AND NOT EXISTS (SELECT 1 FROM annotations_judgment jr
@@ -219,6 +230,7 @@ def _pick_params(*, study: Study, rater: User, now: datetime) -> dict[str, Any]:
         "now": now,
         "expires": now + timedelta(minutes=study.lease_minutes),
         "tried": [],
+        "quota": study.quota,
     }
 
 
@@ -360,7 +372,9 @@ def assignment_next(*, study: Study, rater: User) -> Assignment | None:
     A reload or a second tab gets the same open lease back. A new lease goes to a comparison
     the study's pick rule finds: counted judgments plus live leases below the study's overlap,
     never met by this rater (judged, skipped or leased), fewest judgments first, with the order
-    counterbalanced. Refused with StudyClosed when the study is closed.
+    counterbalanced, and none once the rater's judgments reach the study's quota. Refused with
+    StudyClosed when the study is closed. When nothing is left for a rater who has completed
+    the study, their completion is recorded (services/access.py).
 
     The lease comes back with its comparison, prompt and both outputs loaded.
     """
@@ -371,12 +385,15 @@ def assignment_next(*, study: Study, rater: User) -> Assignment | None:
         try:
             settled, lease = _next_fast(rule=rule, study=study, rater=rater, now=now)
             if settled:
+                if lease is None:
+                    completion_record(study=study, rater=rater)
                 return lease
             # Rare cases (an expired own lease, a pick that filled up under the lock): the
             # step-by-step transaction below.
             with transaction.atomic():
                 lease_id = _next_in_transaction(rule=rule, study=study, rater=rater, now=now)
             if lease_id is None:
+                completion_record(study=study, rater=rater)
                 return None
             return (
                 Assignment.objects.select_related(

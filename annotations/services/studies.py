@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import connection, transaction
 
 from annotations.models import (
+    Access,
     Criterion,
     Flag,
     Generator,
@@ -33,6 +35,10 @@ STUDY_SETTINGS = (
     "overlap",
     "lease_minutes",
     "is_open",
+    "access",
+    "quota",
+    "completion_code",
+    "completion_url",
 )
 
 
@@ -71,6 +77,28 @@ def _baseline_existing(*, study: Study, name: str) -> Generator:
     )
 
 
+def _access_settings_check(settings: dict[str, Any]) -> None:
+    """Check (and normalise, in place) access, quota and the completion settings."""
+    if "access" in settings:
+        _check_choices("access", [settings["access"]], Access.values)
+    if "quota" in settings:
+        quota = settings["quota"]
+        if isinstance(quota, bool) or not isinstance(quota, int) or quota < 0:
+            raise ValidationError({"quota": "must be a whole number (0 for no cap)"})
+        # 0 lifts the cap: None would mean "leave unchanged" to this function.
+        settings["quota"] = quota or None
+    for field in ("completion_code", "completion_url"):
+        if field in settings:
+            settings[field] = settings[field].strip()
+    url = settings.get("completion_url")
+    if url:
+        try:
+            URLValidator(schemes=["http", "https"])(url.replace("{code}", "CODE"))
+        except ValidationError as exc:
+            message = "must be an http(s) URL; {code} in it is replaced by the code"
+            raise ValidationError({"completion_url": message}) from exc
+
+
 def study_create_or_update(
     *, slug: str, baseline: str, baseline_must_exist: bool = False, **settings: Any
 ) -> StudyResult:
@@ -104,6 +132,7 @@ def study_create_or_update(
     for field in ("overlap", "lease_minutes"):
         if field in settings and (not isinstance(settings[field], int) or settings[field] < 1):
             raise ValidationError({field: "must be a whole number of at least 1"})
+    _access_settings_check(settings)
 
     with transaction.atomic():
         study = Study.objects.select_for_update().filter(slug=slug).first()
@@ -136,6 +165,8 @@ _STUDY_DELETE_SQL = (
     "WHERE c.id = j.comparison_id AND c.study_id = %(study)s",
     "DELETE FROM annotations_assignment WHERE study_id = %(study)s",
     "DELETE FROM annotations_comparison WHERE study_id = %(study)s",
+    "DELETE FROM annotations_membership WHERE study_id = %(study)s",
+    "DELETE FROM annotations_invite WHERE study_id = %(study)s",
     "DELETE FROM annotations_output WHERE study_id = %(study)s",
     "DELETE FROM annotations_prompt WHERE study_id = %(study)s",
     "UPDATE annotations_study SET baseline_id = NULL WHERE id = %(study)s",

@@ -11,5 +11,6 @@ register = template.Library()
 
 @register.simple_tag
 def export_formats() -> list[ExportFormat]:
-    """Every registered export format, in registration order."""
-    return list(EXPORT_FORMATS.values())
+    """Every registered export format for researchers, in registration order (admin-only
+    formats, which name people, are downloaded from the API or the command)."""
+    return [f for f in EXPORT_FORMATS.values() if not f.admin_only]

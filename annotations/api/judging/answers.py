@@ -21,7 +21,7 @@ from annotations.selectors.judging import (
     judgment_view,
     rater_progress,
     study_form,
-    study_open_get,
+    study_judging_get,
 )
 from annotations.services.assignment import NotYourAssignment, assignment_next, assignment_skip
 from annotations.services.judging import LeaseLost, judgment_submit
@@ -66,7 +66,7 @@ def _with_progress(
 
 def next_answer(*, slug: str, rater: User, progress: bool) -> Answer:
     """POST /api/studies/<slug>/assignments/next: the rater's lease, or 204 when none is left."""
-    study = study_open_get(slug=slug)
+    study = study_judging_get(slug=slug, user=rater)
     if study is None:
         return not_found()
     assignment = assignment_next(study=study, rater=rater)

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotations.errors import validation_message
-from annotations.models import Criterion, Flag, Pairing, RationaleMode, Scale
+from annotations.models import Access, Criterion, Flag, Pairing, RationaleMode, Scale
 from annotations.services.studies import study_create_or_update
 
 
@@ -58,6 +58,18 @@ class Command(BaseCommand):
             help="close the study to raters",
         )
         parser.add_argument("--open", dest="is_open", action="store_true", default=None)
+        parser.add_argument(
+            "--access",
+            choices=Access.values,
+            help="who may judge: every rater (open, the default) or only members (invite)",
+        )
+        parser.add_argument(
+            "--quota", type=int, help="most judgments one rater makes (default no cap; 0 lifts it)"
+        )
+        parser.add_argument("--completion-code", help="code shown to a rater who completes")
+        parser.add_argument(
+            "--completion-url", help="where a rater who completes goes; {code} is filled in"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         flags = options["flags"]
@@ -86,6 +98,10 @@ class Command(BaseCommand):
                 flags=flags,
                 rationale=options["rationale"],
                 is_open=options["is_open"],
+                access=options["access"],
+                quota=options["quota"],
+                completion_code=options["completion_code"],
+                completion_url=options["completion_url"],
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from exc

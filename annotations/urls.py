@@ -30,6 +30,8 @@ urlpatterns = [
             template_name="registration/password_set.html",
             success_url=reverse_lazy("home"),
             post_reset_login=True,
+            # Several backends are configured (the lock-out one first); this one logs in.
+            post_reset_login_backend="django.contrib.auth.backends.ModelBackend",
         ),
         name="password-set",
     ),

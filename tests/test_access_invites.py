@@ -35,9 +35,9 @@ def _sign_up(token: str, username: str, password: str = GOOD_PASSWORD) -> tuple[
     return client, response
 
 
-def test_invite_command_prints_the_link_last_and_stores_only_its_hash(monkeypatch) -> None:
+def test_invite_command_prints_the_link_last_and_stores_only_its_hash(settings) -> None:
     study = judging_study(slug="inv", prompts=1, access="invite")
-    monkeypatch.delenv("DJANGO_BASE_URL", raising=False)
+    settings.BASE_URL = ""
     out = _run("invite", "--study", "inv", "--uses", "3", "--days", "2")
     link = out.splitlines()[-1]
     assert link.startswith("http://127.0.0.1:8000/join/") and link.endswith("/")
@@ -52,7 +52,7 @@ def test_invite_command_prints_the_link_last_and_stores_only_its_hash(monkeypatc
         assert token not in repr(cursor.fetchall())
     other = _run("invite", "--study", "inv", "--base-url", "https://eval.example.org/")
     assert other.splitlines()[-1].startswith("https://eval.example.org/join/")
-    monkeypatch.setenv("DJANGO_BASE_URL", "https://env.example.org")
+    settings.BASE_URL = "https://env.example.org"  # DJANGO_BASE_URL
     assert (
         _run("invite", "--study", "inv")
         .splitlines()[-1]

@@ -21,6 +21,9 @@ from annotations.services.access import (
     rater_sign_up,
 )
 
+# Sign-in through a link proves no password, so the lock-out backend has nothing to count.
+SIGN_IN_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
 
 def _stop(request: HttpRequest, status: int, title: str, message: str) -> HttpResponse:
     """A page that says plainly why the link leads nowhere."""
@@ -57,7 +60,7 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
     try:
         if arrival is not None:
             user = crowd_sign_in(invite=invite, arrival=arrival)
-            login(request, user)
+            login(request, user, backend=SIGN_IN_BACKEND)
             return _enter(request, study)
         if request.user.is_authenticated:
             member_join(invite=invite, user=request.user)
@@ -81,7 +84,7 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as exc:
             errors = exc.message_dict
         else:
-            login(request, user)
+            login(request, user, backend=SIGN_IN_BACKEND)
             return _enter(request, study)
     context = {
         "study": study,

@@ -237,8 +237,8 @@
     if (rationale) rationale.value = "";
     skipReason.value = "";
     nextAfterError.hidden = true;
-    form.querySelectorAll(".invalid").forEach(function (el) {
-      el.classList.remove("invalid");
+    form.querySelectorAll(".invalid, .flash").forEach(function (el) {
+      el.classList.remove("invalid", "flash");
     });
   }
 

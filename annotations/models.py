@@ -460,6 +460,9 @@ class Judgment(models.Model):
         max_length=8, choices=JudgmentSource.choices, default=JudgmentSource.WEB
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # When the rater last revised the verdict (one-level undo, services/judging.py); created_at
+    # keeps the time of the first answer.
+    revised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -488,6 +491,12 @@ class Judgment(models.Model):
         indexes = [
             models.Index(fields=["rater", "created_at"], name="judgment_rater_time"),
             models.Index(fields=["created_at"], name="judgment_time"),
+            # Revisions are few: the results fingerprint finds the latest one from this alone.
+            models.Index(
+                fields=["revised_at"],
+                condition=Q(revised_at__isnull=False),
+                name="judgment_revised",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -8,58 +8,10 @@ from typing import Any
 import pytest
 
 from annotations.models import Assignment, AssignmentStatus, Judgment
-from tests.judging_support import BASELINE, CANDIDATE, TEST_PASSWORD, judging_study, make_user
+from tests.judging_page_support import Watcher, login, wait_for_assignment
+from tests.judging_support import BASELINE, CANDIDATE, judging_study, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-class Watcher:
-    """Collects what the page did: errors, dialogs, JSON bodies it received."""
-
-    def __init__(self, page: Any) -> None:
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        self.json_bodies: list[str] = []
-        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        page.on("dialog", self._dialog)
-        page.on("response", self._response)
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def _response(self, response: Any) -> None:
-        if "/api/" in response.url and response.status != 204:
-            try:
-                self.json_bodies.append(response.text())
-            except Exception:  # a body may be gone after navigation
-                self.json_bodies.append("")
-
-
-def _login(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/login/")
-    # autofocus may land after the first keystrokes; focus the field before typing.
-    page.focus("#id_username")
-    page.keyboard.type(username)
-    page.keyboard.press("Tab")
-    page.keyboard.type(TEST_PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{base}/")
-
-
-def _wait_for_assignment(page: Any, previous_left: str | None = None) -> str:
-    page.wait_for_selector("#judge-form:not([hidden])")
-    page.wait_for_function(
-        "document.getElementById('output-left').textContent.trim() !== ''", polling=100
-    )
-    if previous_left is not None:
-        page.wait_for_function(
-            "prev => document.getElementById('output-left').textContent !== prev",
-            arg=previous_left,
-            polling=100,
-        )
-    page.wait_for_selector("#submit:not([disabled])")
-    return page.inner_text("#output-left").strip()
 
 
 def test_rater_judges_with_the_keyboard_and_orientation_is_stored(
@@ -69,13 +21,13 @@ def test_rater_judges_with_the_keyboard_and_orientation_is_stored(
     rater = make_user("kbd-rater")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     watcher = Watcher(page)
-    _login(page, live_server.url, "kbd-rater")
+    login(page, live_server.url, "kbd-rater")
     assert "Start judging" in page.content()
     page.goto(f"{live_server.url}/studies/kbd/judge/")
 
     shown: list[tuple[str, str]] = []  # (left text, verdict key)
     keys = ["1", "3", "2"]  # A better, B better, tie
-    left = _wait_for_assignment(page)
+    left = wait_for_assignment(page)
     assert page.inner_text("#judged") == "0" and page.inner_text("#remaining") == "5"
     for number, key in enumerate(keys, start=1):
         page.keyboard.press(key)
@@ -86,12 +38,12 @@ def test_rater_judges_with_the_keyboard_and_orientation_is_stored(
             arg=number,
             polling=100,
         )
-        left = _wait_for_assignment(page, previous_left=left)
+        left = wait_for_assignment(page, previous_left=left)
         assert page.inner_text("#remaining") == str(5 - number)
     # Skip the fourth with S; it is not judged and not served again.
     page.keyboard.press("s")
     page.wait_for_selector("text=Skipped.")
-    _wait_for_assignment(page, previous_left=left)
+    wait_for_assignment(page, previous_left=left)
     assert page.inner_text("#remaining") == "1"
 
     judgments = list(Judgment.objects.filter(rater=rater).select_related("comparison__output_a"))
@@ -155,9 +107,9 @@ def test_hostile_outputs_render_as_text_and_keep_the_layout(
     make_user("victim")
     page = browser.new_page(viewport={"width": width, "height": 900})
     watcher = Watcher(page)
-    _login(page, live_server.url, "victim")
+    login(page, live_server.url, "victim")
     page.goto(f"{live_server.url}/studies/hostile/judge/")
-    _wait_for_assignment(page)
+    wait_for_assignment(page)
     page.wait_for_timeout(300)
 
     assert page.evaluate("typeof window.__pwned") == "undefined"
@@ -236,9 +188,9 @@ def test_letter_shortcuts_pick_what_the_help_lists(
     make_user(f"keys-{scale}")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     watcher = Watcher(page)
-    _login(page, live_server.url, f"keys-{scale}")
+    login(page, live_server.url, f"keys-{scale}")
     page.goto(f"{live_server.url}/studies/keys-{scale}/judge/")
-    _wait_for_assignment(page)
+    wait_for_assignment(page)
 
     help_text = _shortcut_help(page)
     assert help_text == expected

@@ -178,24 +178,37 @@ ASSIGNMENT_RESPONSE = inline_serializer(
         "progress": _Progress.__class__(required=False),
     },
 )
+_JUDGMENT_FIELDS: dict[str, Any] = {
+    "assignment": serializers.IntegerField(allow_null=True),
+    "winner": serializers.CharField(),
+    "strength": serializers.IntegerField(allow_null=True),
+    "criteria": serializers.DictField(child=_Answer.__class__()),
+    "flags": inline_serializer(
+        "ShownFlags",
+        {
+            "left": serializers.ListField(child=serializers.CharField()),
+            "right": serializers.ListField(child=serializers.CharField()),
+        },
+    ),
+    "rationale": serializers.CharField(allow_blank=True),
+    "duration_ms": serializers.IntegerField(allow_null=True),
+    "created_at": serializers.DateTimeField(),
+}
 JUDGMENT_RESPONSE = inline_serializer(
     "JudgmentRecorded",
     {
-        "assignment": serializers.IntegerField(allow_null=True),
-        "winner": serializers.CharField(),
-        "strength": serializers.IntegerField(allow_null=True),
-        "criteria": serializers.DictField(child=_Answer.__class__()),
-        "flags": inline_serializer(
-            "ShownFlags",
-            {
-                "left": serializers.ListField(child=serializers.CharField()),
-                "right": serializers.ListField(child=serializers.CharField()),
-            },
-        ),
-        "rationale": serializers.CharField(allow_blank=True),
-        "duration_ms": serializers.IntegerField(allow_null=True),
-        "created_at": serializers.DateTimeField(),
+        **_JUDGMENT_FIELDS,
         "created": serializers.BooleanField(),
+        "progress": _Progress.__class__(required=False),
+    },
+)
+REVISION_RESPONSE = inline_serializer(
+    "JudgmentRevised",
+    {
+        **_JUDGMENT_FIELDS,
+        "revised_at": serializers.DateTimeField(
+            help_text="When the verdict was revised; created_at keeps the first answer's time."
+        ),
         "progress": _Progress.__class__(required=False),
     },
 )

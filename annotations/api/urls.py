@@ -6,7 +6,12 @@ from django.views import View
 from annotations.api.access import ProgressView, RosterView
 from annotations.api.docs import DocsView, SchemaView
 from annotations.api.exports import StudyExportView
-from annotations.api.judging.views import JudgmentView, NextAssignmentView, SkipView
+from annotations.api.judging.views import (
+    JudgmentView,
+    NextAssignmentView,
+    RevisionView,
+    SkipView,
+)
 from annotations.api.results import StudyResultsView
 from annotations.api.studies import (
     GeneratorDetailView,
@@ -37,6 +42,7 @@ _ROUTES: list[tuple[str, type[View], str]] = [
     ("studies/<slug:slug>/raters", RosterView, "api-study-raters"),
     ("assignments/<int:pk>/judgment", JudgmentView, "api-assignment-judgment"),
     ("assignments/<int:pk>/skip", SkipView, "api-assignment-skip"),
+    ("assignments/<int:pk>/revision", RevisionView, "api-assignment-revision"),
 ]
 
 urlpatterns: list[URLPattern] = [

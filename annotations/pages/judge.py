@@ -29,6 +29,7 @@ def judge(request: HttpRequest, slug: str) -> HttpResponse:
         response = render(request, "annotations/judge_forbidden.html", {"study": study}, status=403)
     else:
         form = study_form(study=study)
+        progress = rater_progress(study=study, rater=request.user)
         response = render(
             request,
             "annotations/judge.html",
@@ -37,7 +38,9 @@ def judge(request: HttpRequest, slug: str) -> HttpResponse:
                 "form": form,
                 "sides": [("left", "A"), ("right", "B")],
                 "instructions_html": markdown_render(study.instructions),
-                "progress": rater_progress(study=study, rater=request.user),
+                "progress": progress,
+                # Set when the study has a per-rater quota (the page then says "n of quota").
+                "quota": progress.get("quota"),
             },
         )
     response["Content-Security-Policy"] = JUDGE_CSP

@@ -21,6 +21,9 @@ Time on task: the page reports the milliseconds the comparison was on screen
 (``duration_ms``); it is kept when it is a whole number no larger than the time since the lease
 was handed out (plus a few seconds for clock and network slack), otherwise the server-side time
 since the lease was handed out is stored.
+
+Revision (one level of undo): judgment_revise replaces the verdict of the rater's latest judgment
+in a study while no other rater has been served its comparison since; see its docstring.
 """
 
 from __future__ import annotations
@@ -28,13 +31,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from annotations.db.prepared import instances_mark_loaded, sql_script_run
@@ -64,6 +67,11 @@ WINNERS = ("left", "right", "tie", "both_bad")
 MAX_RATIONALE = 10_000
 DURATION_SLACK_MS = 5_000
 MAX_DURATION_MS = 2_147_483_647
+# A lease's created_at is the clock its request read before taking the comparison's lock, so a
+# lease made just after a judgment can carry a slightly earlier time. Leases this close before
+# the judgment count as served after it: refusing an undo costs little, allowing one after a
+# new rater saw the pair would break the rule.
+SERVED_CLOCK_SLACK = timedelta(seconds=2)
 
 
 class LeaseLost(ValidationError):
@@ -75,6 +83,10 @@ class LeaseLost(ValidationError):
             "your answer was not saved.",
             code="lease_lost",
         )
+
+
+class RevisionRefused(ValidationError):
+    """The judgment cannot be revised any more (served to another rater, not the latest, ...)."""
 
 
 @dataclass(frozen=True)
@@ -475,3 +487,104 @@ def _submit_locked(
             judgment_count=F("judgment_count") + 1
         )
     return judgment, True
+
+
+def _revision_refusal(*, judgment: Judgment, study: Study, rater: User) -> RevisionRefused | None:
+    """Why `judgment` may not be revised now, or None. Run under the comparison's row lock."""
+    later = Judgment.objects.filter(rater=rater, comparison__study_id=study.pk).filter(
+        Q(created_at__gt=judgment.created_at)
+        | Q(created_at=judgment.created_at, pk__gt=judgment.pk)
+    )
+    if later.exists():
+        return RevisionRefused("only your latest judgment can be revised", code="not_last")
+    served = Assignment.objects.filter(
+        comparison_id=judgment.comparison_id,
+        created_at__gt=judgment.created_at - SERVED_CLOCK_SLACK,
+    ).exclude(rater=rater)
+    if served.exists():
+        return RevisionRefused(
+            "this pair has been given to another rater since; your judgment stands as it was",
+            code="served",
+        )
+    return None
+
+
+def judgment_revise(
+    *,
+    assignment: Assignment,
+    rater: User,
+    winner: Any,
+    strength: Any = None,
+    criteria: Any = None,
+    flags: Any = None,
+    rationale: Any = "",
+    duration_ms: Any = None,
+) -> Judgment:
+    """Replace the verdict of the rater's judgment on `assignment` (one level of undo).
+
+    Allowed while the judgment is the rater's latest in the study and no other rater has been
+    leased its comparison since it was made (within SERVED_CLOCK_SLACK); refused with
+    RevisionRefused otherwise (code "not_judged", "not_last" or "served"), and with StudyClosed
+    on a closed study. The answer is validated as a first submit is, in the order the rater saw.
+
+    The same row is updated: still one judgment per rater per comparison, created_at stays,
+    revised_at records the revision, and duration_ms grows by the revision's time on task. No
+    count changes (judgment_count, leases), so the overlap k and the left/right balance hold.
+
+    Lock order, as the submit paths: the assignment row, then the comparison row (which every
+    new lease on it takes, so none can be made while the check and the update run), then the
+    judgment row.
+    """
+    if assignment.rater_id != rater.pk:
+        raise NotYourAssignment("this assignment belongs to another rater")
+    study = _study_of(assignment)
+    with transaction.atomic():
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        if locked.rater_id != rater.pk:
+            raise NotYourAssignment("this assignment belongs to another rater")
+        list(Comparison.objects.select_for_update().filter(pk=locked.comparison_id).values("pk"))
+        judgment = (
+            Judgment.objects.select_for_update()
+            .filter(comparison_id=locked.comparison_id, rater=rater, assignment_id=locked.pk)
+            .first()
+        )
+        if locked.status != AssignmentStatus.DONE or judgment is None:
+            raise RevisionRefused("you have not judged this comparison", code="not_judged")
+        if not Study.objects.filter(pk=study.pk, is_open=True).exists():
+            raise StudyClosed(study)
+        refusal = _revision_refusal(judgment=judgment, study=study, rater=rater)
+        if refusal is not None:
+            raise refusal
+        verdict = verdict_validate(
+            study=study,
+            left_is_a=judgment.left_is_a,
+            winner=winner,
+            strength=strength,
+            criteria=criteria,
+            flags=flags,
+            rationale=rationale,
+        )
+        now = timezone.now()
+        extra = 0
+        since = int((now - judgment.created_at).total_seconds() * 1000) + DURATION_SLACK_MS
+        if isinstance(duration_ms, int) and not isinstance(duration_ms, bool):
+            extra = duration_ms if 0 <= duration_ms <= since else 0
+        judgment.preference = verdict.preference
+        judgment.both_bad = verdict.both_bad
+        judgment.criteria = verdict.criteria
+        judgment.flags = verdict.flags
+        judgment.rationale = verdict.rationale
+        judgment.duration_ms = min((judgment.duration_ms or 0) + extra, MAX_DURATION_MS)
+        judgment.revised_at = now
+        judgment.save(
+            update_fields=[
+                "preference",
+                "both_bad",
+                "criteria",
+                "flags",
+                "rationale",
+                "duration_ms",
+                "revised_at",
+            ]
+        )
+    return judgment

@@ -24,7 +24,12 @@ from annotations.selectors.judging import (
     study_judging_get,
 )
 from annotations.services.assignment import NotYourAssignment, assignment_next, assignment_skip
-from annotations.services.judging import LeaseLost, judgment_submit
+from annotations.services.judging import (
+    LeaseLost,
+    RevisionRefused,
+    judgment_revise,
+    judgment_submit,
+)
 
 # (HTTP status, JSON body or None for an empty 204).
 Answer = tuple[int, dict[str, Any] | None]
@@ -45,7 +50,7 @@ def not_found() -> Answer:
 
 def service_error(exc: ValidationError | PermissionDenied) -> Answer:
     """The answer to what the assignment and judging services raise."""
-    if isinstance(exc, LeaseLost):
+    if isinstance(exc, (LeaseLost, RevisionRefused)):
         return status.HTTP_409_CONFLICT, error_body(django_errors(exc))
     if isinstance(exc, NotYourAssignment):
         return not_found()
@@ -110,4 +115,24 @@ def skip_answer(
         return not_found()
     skipped = assignment_skip(assignment=assignment, rater=rater, reason=answer()["reason"])
     body = {"assignment": skipped.pk, "status": skipped.status}
+    return status.HTTP_200_OK, _with_progress(body, assignment.study, rater, progress)
+
+
+def revision_answer(
+    *,
+    assignment_id: int,
+    rater: User,
+    answer: Callable[[], Mapping[str, Any]],
+    progress: bool,
+) -> Answer:
+    """POST /api/assignments/<id>/revision: the judgment with its new verdict (200), or 409
+    when it can no longer be revised (another rater was served the pair, a later judgment)."""
+    assignment = assignment_load(assignment_id=assignment_id, rater=rater)
+    if assignment is None:
+        return not_found()
+    judgment = judgment_revise(assignment=assignment, rater=rater, **answer())
+    body = {
+        **judgment_view(judgment=judgment),
+        "revised_at": judgment.revised_at.isoformat() if judgment.revised_at else None,
+    }
     return status.HTTP_200_OK, _with_progress(body, assignment.study, rater, progress)

@@ -1,4 +1,4 @@
-"""Rater API views used by the judging page and by tools: next assignment, judgment, skip.
+"""Rater API views used by the judging page and by tools: next assignment, judgment, skip, revision.
 
 The common request (a rater with a token or a session, JSON back) is served by fastlane.py
 before DRF sees it; these views serve every other one, with the same answers (answers.py).
@@ -28,6 +28,7 @@ from annotations.api.judging.answers import (
     judgment_answer,
     next_answer,
     progress_wanted,
+    revision_answer,
     service_error,
     skip_answer,
 )
@@ -35,6 +36,7 @@ from annotations.api.permissions import IsRater
 from annotations.api.schema import (
     ASSIGNMENT_RESPONSE,
     JUDGMENT_RESPONSE,
+    REVISION_RESPONSE,
     SKIP_RESPONSE,
     error_response_doc,
 )
@@ -166,4 +168,26 @@ class SkipView(JudgingView):
     def post(self, request: Request, pk: int) -> Response:
         return _answered(
             request, skip_answer, assignment_id=pk, answer=_validated(SkipInput, request)
+        )
+
+
+class RevisionView(JudgingView):
+    """POST /api/assignments/<id>/revision: replace the verdict of the rater's last judgment.
+
+    Rare (an undo), so DRF serves it; the body is a judgment's, as on /judgment.
+    """
+
+    @_documented(
+        JudgmentInput,
+        {
+            200: REVISION_RESPONSE,
+            409: error_response_doc(
+                "Not revisable: another rater was given the pair since, a later judgment "
+                "exists, or the comparison was not judged."
+            ),
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        return _answered(
+            request, revision_answer, assignment_id=pk, answer=_validated(JudgmentInput, request)
         )

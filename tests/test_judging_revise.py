@@ -155,11 +155,6 @@ def test_revision_refused_on_a_closed_study() -> None:
     assert caught.value.code == "closed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the results fingerprint (selectors/results.py study_results_version) does not see "
-    "revisions yet: it must add the study's latest Judgment.revised_at",
-)
 def test_results_reflect_a_revision() -> None:
     study = judging_study(prompts=1)
     rater = make_user("r1")

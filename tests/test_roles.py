@@ -157,6 +157,13 @@ TABLE: dict[str, list[Probe]] = {
             note="another rater's assignment",
         ),
     ],
+    "api/assignments/<int:pk>/revision": [
+        # The judgment probe above has judged {own} by now: its revision is allowed.
+        Probe("post", "/api/assignments/{own}/revision", (401, 200, 403, 403), {"winner": "left"}),
+        Probe(
+            "post", "/api/assignments/{others}/revision", (401, 404, 403, 403), {"winner": "left"}
+        ),
+    ],
     "api/assignments/<int:pk>/skip": [
         Probe("post", "/api/assignments/{own_skip}/skip", (401, 200, 403, 403)),
         Probe("post", "/api/assignments/{others}/skip", (401, 404, 403, 403)),

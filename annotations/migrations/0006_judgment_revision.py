@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('annotations', '0004_study_delete_cascades_past_baseline'),
+        ('annotations', '0005_rater_access'),
     ]
 
     operations = [

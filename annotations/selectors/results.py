@@ -224,11 +224,22 @@ def study_results_version(*, study: Study) -> str:
             [study.pk],
         )
         count, n_comparisons, last_comparison = cursor.fetchone()
+        # A revision (one-level undo) changes a verdict and no count: its time is the signal,
+        # found through the small partial index judgment_revised.
+        cursor.execute(
+            "SELECT max(j.revised_at) FROM annotations_judgment j"
+            " JOIN annotations_comparison c ON c.id = j.comparison_id"
+            " WHERE j.revised_at IS NOT NULL AND c.study_id = %s",
+            [study.pk],
+        )
+        last_revision = cursor.fetchone()[0]
         cursor.execute(
             "SELECT id, name, family, size FROM annotations_generator WHERE study_id = %s "
             "ORDER BY id",
             [study.pk],
         )
         generators = cursor.fetchall()
-    digest = hashlib.sha256(repr((count, n_comparisons, last_comparison, generators)).encode())
+    digest = hashlib.sha256(
+        repr((count, n_comparisons, last_comparison, last_revision, generators)).encode()
+    )
     return f"{count}-{digest.hexdigest()[:16]}"

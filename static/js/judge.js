@@ -266,7 +266,9 @@
   function showEnd(progress) {
     assignment = null;
     form.hidden = true;
-    if (progress && progress.complete) {
+    // The completion panel is for studies that hand out a code or a link (crowd studies);
+    // elsewhere "complete" just means nothing is left.
+    if (progress && progress.complete && (progress.completion_code || progress.completion_url)) {
       showCompletion(progress);
       return;
     }

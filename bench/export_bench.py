@@ -26,7 +26,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from machine import machine_line  # noqa: E402
+from bench.machine import machine_line  # noqa: E402
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "app.settings")
 

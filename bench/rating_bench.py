@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from machine import machine_line  # noqa: E402
+from bench.machine import machine_line  # noqa: E402
 
 BENCH_DB = "bench_rating"
 SLUG = "bench-rating"

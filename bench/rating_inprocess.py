@@ -19,7 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.rating_bench import BENCH_DB, SLUG, _server_url, _with_db, machine  # noqa: E402
+from bench.machine import machine_line  # noqa: E402
+from bench.rating_bench import BENCH_DB, SLUG, _server_url, _with_db  # noqa: E402
 
 
 def main() -> None:
@@ -83,11 +84,7 @@ def main() -> None:
         profiler.stop()
         Path(args.profile).write_text(profiler.output_html())
         print(profiler.output_text(unicode=False, color=False, show_all=False)[:6000])
-    info = machine()
-    print(
-        f"machine: {info['cpu']}, {info['cores']} cores, {info['ram']} RAM, "
-        f"Python {info['python']}; load average {Path('/proc/loadavg').read_text().strip()}"
-    )
+    print(f"machine: {machine_line()}; load average {Path('/proc/loadavg').read_text().strip()}")
     for name in ("next", "submit"):
         values = sorted(times[name])
         print(

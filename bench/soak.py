@@ -19,7 +19,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -32,6 +31,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.machine import machine_line  # noqa: E402
 
 DB_NAME = "bench_soak"
 SLUG = "soak"
@@ -61,15 +62,7 @@ def _admin(url: str, sql: str) -> None:
 
 
 def machine() -> dict[str, Any]:
-    import psutil
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
-    }
+    return {"machine": machine_line(), "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
 def setup(db_url: str, raters: int, prompts: int) -> list[str]:
@@ -87,6 +80,8 @@ def setup(db_url: str, raters: int, prompts: int) -> list[str]:
     from annotations.services.users import user_create_or_update
 
     call_command("migrate", "--no-input", verbosity=0)
+    # The served pages need the hashed static files, as `run.py serve` makes them.
+    call_command("collectstatic", "--no-input", verbosity=0)
     study = study_create_or_update(slug=SLUG, baseline=MODELS[0], overlap=3).study
     with tempfile.TemporaryFile("w+b") as data:
         for i in range(prompts):

@@ -189,7 +189,7 @@ def _comparison_counts(
     return table, table.sum(axis=1)
 
 
-def agreement_indicators(
+def _agreement_indicators(
     *, comparison: npt.ArrayLike, sign: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Per judgment: whether the other raters of its comparison have a strict majority answer,
@@ -204,7 +204,7 @@ def agreement_indicators(
     return has_majority, has_majority & (top == answer)
 
 
-def outlier_factors(
+def _outlier_factors(
     *, comparison: npt.ArrayLike, sign: npt.ArrayLike
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
     """Per judgment: whether its comparison has two or more other answers, and the conformal
@@ -220,7 +220,7 @@ def outlier_factors(
     return informative, factor
 
 
-def longest_runs(
+def _longest_runs(
     *, codes: npt.NDArray[np.int64], values: npt.NDArray[np.int64], n_raters: int
 ) -> npt.NDArray[np.int64]:
     """The longest run of equal values per rater code; the arrays are in judging order with
@@ -275,7 +275,7 @@ def rater_quality_measure(
     n_raters = len(labels)
     n = np.bincount(codes, minlength=n_raters)
     # Agreement with the others' majority.
-    has_majority, agrees = agreement_indicators(comparison=comp, sign=canonical)
+    has_majority, agrees = _agreement_indicators(comparison=comp, sign=canonical)
     agreement_n, agreement = _per_rater_mean(codes, has_majority, agrees, n_raters)
     # Position: on screen, +1 left, -1 right, 0 tie.
     shown = np.where(left_a, canonical, -canonical)
@@ -289,9 +289,9 @@ def rater_quality_measure(
     timed_sorted = by_rater[timed[by_rater]]
     seconds = np.split(duration[timed_sorted] / 1000.0, np.cumsum(timed_n)[:-1])
     # Streaks in each rater's order of judging.
-    streak = longest_runs(codes=codes[by_rater], values=shown[by_rater], n_raters=n_raters)
+    streak = _longest_runs(codes=codes[by_rater], values=shown[by_rater], n_raters=n_raters)
     # Outlier e-process: the product of conformal e-values.
-    informative, factor = outlier_factors(comparison=comp, sign=canonical)
+    informative, factor = _outlier_factors(comparison=comp, sign=canonical)
     outlier_n = np.bincount(codes[informative], minlength=n_raters)
     log_e = np.bincount(codes, weights=np.log(factor), minlength=n_raters)
     rows = []

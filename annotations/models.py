@@ -172,6 +172,15 @@ class Study(models.Model):
         default="",
         help_text="Where a rater who completes goes; {code} is replaced by the code.",
     )
+    # Rater quality signals (annotations/stats/rater_quality.py, README "Rater quality").
+    min_seconds = models.PositiveSmallIntegerField(
+        default=3, help_text="A judgment faster than this many seconds is too fast (0: off)."
+    )
+    quality_thresholds = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Overrides of the rater quality thresholds, e.g. {"streak_at_least": 20}.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from annotations.pages import home, join, judge, results
+from annotations.pages import home, join, judge, raters, results
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -19,6 +19,7 @@ urlpatterns = [
         results.results_version,
         name="results-version",
     ),
+    path("studies/<slug:slug>/raters/", raters.raters_page, name="raters"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("join/<str:token>/", join.join, name="join"),

@@ -15,7 +15,7 @@ from rest_framework.pagination import PageNumberPagination
 
 from annotations.models import Study, User
 from annotations.selectors.pseudonyms import rater_pseudonym
-from annotations.selectors.roster import roster_rows
+from annotations.selectors.roster import QUALITY_FIELDS, roster_rows
 from annotations.services.access import Arrival, crowd_sign_in, invite_create, membership_add
 from annotations.services.assignment import assignment_next, assignment_skip
 from annotations.services.judging import judgment_submit
@@ -100,6 +100,7 @@ def test_researchers_see_pseudonymous_rows_and_admins_see_who_each_rater_is(worl
         "last_at",
         "completed_at",
         "member",
+        *QUALITY_FIELDS,
     }
     assert all(set(row) == keys for row in body["results"])
     assert "prolific:pid1" not in researcher.content.decode()

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from annotations.api.permissions import IsRater, IsResearcherOrAdmin
 from annotations.models import Study
 from annotations.selectors.judging import rater_progress, study_judging_get
-from annotations.selectors.roster import ROSTER_FIELDS, Roster
+from annotations.selectors.roster import QUALITY_FIELDS, ROSTER_FIELDS, Roster
 from annotations.services.access import completion_record
 
 
@@ -61,6 +61,39 @@ class RosterRowSerializer(serializers.Serializer):
     last_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
     member = serializers.BooleanField()
+    # Quality signals (README "Rater quality"): each value beside the n it rests on.
+    gold_n = serializers.IntegerField(help_text="Gold answers (0 until control items exist).")
+    gold_accuracy = serializers.FloatField(allow_null=True)
+    gold_ci_low = serializers.FloatField(allow_null=True)
+    gold_ci_high = serializers.FloatField(allow_null=True)
+    repeat_n = serializers.IntegerField(help_text="Swapped repeats (0 until they exist).")
+    self_consistency = serializers.FloatField(allow_null=True)
+    agreement_n = serializers.IntegerField(
+        help_text="Judgments whose comparison's other raters have a strict majority answer."
+    )
+    agreement = serializers.FloatField(
+        allow_null=True, help_text="Share of those that gave the others' majority answer."
+    )
+    left_n = serializers.IntegerField(help_text="Non-tie judgments.")
+    left_share = serializers.FloatField(allow_null=True, help_text="Share that chose the left.")
+    left_p_value = serializers.FloatField(
+        allow_null=True, help_text="Two-sided exact binomial test against 0.5."
+    )
+    timed_n = serializers.IntegerField(help_text="Judgments with a duration (not imported).")
+    median_seconds = serializers.FloatField(allow_null=True)
+    too_fast_share = serializers.FloatField(
+        allow_null=True, help_text="Share under the study's min_seconds; null when that is 0."
+    )
+    longest_streak = serializers.IntegerField(help_text="Longest run of the same answer.")
+    outlier_n = serializers.IntegerField(help_text="Comparisons with two or more other raters.")
+    outlier_score = serializers.FloatField(
+        help_text="E-value against 'answers like the other raters'; 20 or more is level 0.05."
+    )
+    flagged = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    paused = serializers.BooleanField()
+    excluded = serializers.BooleanField()
+    excluded_reason = serializers.CharField(allow_null=True)
     username = serializers.CharField(required=False, help_text="Admins only.")
     platform = serializers.CharField(required=False, help_text="Admins only.")
     platform_id = serializers.CharField(required=False, help_text="Admins only.")
@@ -68,13 +101,14 @@ class RosterRowSerializer(serializers.Serializer):
     def to_representation(self, instance: Any) -> dict[str, Any]:
         data = super().to_representation(instance)
         if not self.context["admin"]:
-            data = {name: data[name] for name in ROSTER_FIELDS}
+            data = {name: data[name] for name in (*ROSTER_FIELDS, *QUALITY_FIELDS)}
         return data
 
 
 class RosterView(generics.ListAPIView):
     """GET /api/studies/<slug>/raters: one row per rater who has started the study or is a
-    member, first starters first (paginated). Admins also see who each rater is."""
+    member, first starters first (paginated), with each rater's quality signals. Admins also
+    see who each rater is."""
 
     permission_classes = [IsAuthenticated, IsResearcherOrAdmin]
     serializer_class = RosterRowSerializer

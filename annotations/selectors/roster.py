@@ -1,14 +1,24 @@
-"""A study's roster: one row per rater who has started it or is a member, in one query."""
+"""A study's roster: one row per rater who has started it or is a member, with quality signals.
+
+The rows come from one query; the quality signals (stats/rater_quality.py) from one read of the
+study's judgments as arrays, computed in Python for every rater at once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import psycopg
 from django.db import connection
 
 from annotations.models import Study
 from annotations.selectors.pseudonyms import rater_pseudonym
+
+if TYPE_CHECKING:
+    from annotations.stats.rater_quality import QualityThresholds
 
 # Judgments and leases are each grouped once per study, then joined to the people: the number
 # of statements does not grow with the raters. A rater who reached the quota before their
@@ -71,9 +81,119 @@ ROSTER_ADMIN_FIELDS = (
     "platform_session_id",
     "platform_study_id",
 )
+# The quality signals of each row (every reader sees them), each beside the n it rests on.
+QUALITY_FIELDS = (
+    "gold_n",
+    "gold_accuracy",
+    "gold_ci_low",
+    "gold_ci_high",
+    "repeat_n",
+    "self_consistency",
+    "agreement_n",
+    "agreement",
+    "left_n",
+    "left_share",
+    "left_p_value",
+    "timed_n",
+    "median_seconds",
+    "too_fast_share",
+    "longest_streak",
+    "outlier_n",
+    "outlier_score",
+    "flagged",
+    "reasons",
+    "paused",
+    "excluded",
+    "excluded_reason",
+)
+# A rater with no judgments yet: no signal, nothing flagged, no action taken.
+_NO_SIGNALS: dict[str, Any] = {
+    **{name: 0 if name.endswith("_n") else None for name in QUALITY_FIELDS},
+    "longest_streak": 0,
+    "outlier_score": 1.0,  # the e-process starts at 1
+    "flagged": False,
+    "reasons": [],
+    "paused": False,
+    "excluded": False,
+}
+
+# The study's judgments as fixed-width binary records (see selectors/results.py for why):
+# rater, comparison, id, created_at in microseconds, preference, left_is_a, duration (-1:
+# unknown). Sorted in numpy, by created_at then id: each rater's order of judging.
+_QUALITY_RECORD = np.dtype(
+    [
+        ("rater", ">i8"),
+        ("comparison", ">i8"),
+        ("id", ">i8"),
+        ("at", ">i8"),
+        ("preference", ">i2"),
+        ("left_is_a", "?"),
+        ("duration_ms", ">i4"),
+    ]
+)
+_QUALITY_SQL = """
+SELECT string_agg(
+    int8send(j.rater_id) || int8send(j.comparison_id) || int8send(j.id)
+    || int8send((extract(epoch FROM j.created_at) * 1000000)::int8)
+    || int2send(j.preference) || boolsend(j.left_is_a)
+    || int4send(coalesce(j.duration_ms, -1)),
+    ''::bytea
+)
+FROM annotations_judgment j
+JOIN annotations_comparison c ON c.id = j.comparison_id
+WHERE c.study_id = %(study)s
+"""
 
 
-def _row(study: Study, values: tuple) -> dict[str, Any]:
+def study_quality_thresholds(*, study: Study) -> QualityThresholds:
+    """The study's rater quality thresholds: the defaults with its overrides (ValueError
+    names a bad override)."""
+    from annotations.stats.rater_quality import quality_thresholds_build
+
+    return quality_thresholds_build(
+        overrides=study.quality_thresholds or {}, min_seconds=study.min_seconds
+    )
+
+
+def rater_quality_signals(*, study: Study) -> dict[int, dict[str, Any]]:
+    """The quality signals (QUALITY_FIELDS) of every rater with a judgment in `study`, by user
+    id: one query, then arithmetic over arrays."""
+    # Loaded here, not at import: the URL configuration must start without scipy.
+    from annotations.stats.rater_quality import rater_quality_measure
+
+    with (
+        connection.cursor() as django_cursor,
+        psycopg.Cursor(django_cursor.connection) as cursor,
+    ):
+        cursor.execute(_QUALITY_SQL, {"study": study.pk}, binary=True)
+        packed = cursor.fetchone()[0]
+    rows = np.frombuffer(packed or b"", dtype=_QUALITY_RECORD)
+    if len(rows) == 0:
+        return {}
+    at = rows["at"].astype(np.int64)
+    ids = rows["id"].astype(np.int64)
+    measured = rater_quality_measure(
+        rater=rows["rater"].astype(np.int64),
+        comparison=rows["comparison"].astype(np.int64),
+        sign=rows["preference"].astype(np.int64),
+        left_is_a=rows["left_is_a"].astype(bool),
+        duration_ms=rows["duration_ms"].astype(np.int64),
+        # Each judgment's rank by judging time, then id.
+        order=np.lexsort((ids, at)).argsort(),
+        thresholds=study_quality_thresholds(study=study),
+    )
+    signals: dict[int, dict[str, Any]] = {}
+    for quality in measured:
+        values = asdict(quality)
+        values["reasons"] = list(quality.reasons)
+        signals[int(quality.rater)] = {
+            **_NO_SIGNALS,
+            **{name: values[name] for name in QUALITY_FIELDS if name in values},
+        }
+    return signals
+
+
+def _row(study: Study, values: tuple, signals: dict[int, dict[str, Any]]) -> dict[str, Any]:
     (user_id, username, platform, platform_id, session_id, study_id) = values[:6]
     judged, skipped, ms, started_at, last_at, completed_at, member = values[6:]
     return {
@@ -90,20 +210,30 @@ def _row(study: Study, values: tuple) -> dict[str, Any]:
         "platform_id": platform_id,
         "platform_session_id": session_id,
         "platform_study_id": study_id,
+        **signals.get(user_id, _NO_SIGNALS),
     }
 
 
-def roster_rows(*, study: Study, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+def roster_rows(
+    *,
+    study: Study,
+    limit: int,
+    offset: int = 0,
+    signals: dict[int, dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Rows `offset` to `offset + limit` of the roster, first starters first.
 
-    Each row has the ROSTER_FIELDS and ROSTER_ADMIN_FIELDS; `seconds` is the total time on
-    task of the rater's judgments (their duration_ms), `started_at` their first lease or
-    judgment, `last_at` their latest.
+    Each row has the ROSTER_FIELDS, ROSTER_ADMIN_FIELDS and QUALITY_FIELDS; `seconds` is the
+    total time on task of the rater's judgments (their duration_ms), `started_at` their first
+    lease or judgment, `last_at` their latest. `signals` (rater_quality_signals) is read when
+    not given; callers reading several pages pass it once.
     """
+    if signals is None:
+        signals = rater_quality_signals(study=study)
     params = {"study": study.pk, "quota": study.quota, "limit": limit, "offset": offset}
     with connection.cursor() as cursor:
         cursor.execute(_ROWS_SQL, params)
-        return [_row(study, values) for values in cursor.fetchall()]
+        return [_row(study, values, signals) for values in cursor.fetchall()]
 
 
 def roster_count(*, study: Study) -> int:
@@ -118,6 +248,7 @@ class Roster:
 
     def __init__(self, *, study: Study) -> None:
         self.study = study
+        self._signals: dict[int, dict[str, Any]] | None = None
 
     def count(self) -> int:
         return roster_count(study=self.study)
@@ -127,14 +258,19 @@ class Roster:
 
     def __getitem__(self, index: slice) -> list[dict[str, Any]]:
         start = index.start or 0
-        return roster_rows(study=self.study, limit=index.stop - start, offset=start)
+        if self._signals is None:
+            self._signals = rater_quality_signals(study=self.study)
+        return roster_rows(
+            study=self.study, limit=index.stop - start, offset=start, signals=self._signals
+        )
 
 
 def roster_stream(*, study: Study, batch: int = 1000) -> Iterator[dict[str, Any]]:
-    """Every roster row, fetched `batch` at a time."""
+    """Every roster row, fetched `batch` at a time (the quality signals are read once)."""
+    signals = rater_quality_signals(study=study)
     offset = 0
     while True:
-        rows = roster_rows(study=study, limit=batch, offset=offset)
+        rows = roster_rows(study=study, limit=batch, offset=offset, signals=signals)
         yield from rows
         if len(rows) < batch:
             return

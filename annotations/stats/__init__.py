@@ -50,6 +50,14 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "PositionBiasReport",
         "position_bias_test",
     ),
+    "rater_quality": (
+        "REASONS",
+        "QualityThresholds",
+        "RaterQuality",
+        "quality_reasons",
+        "quality_thresholds_build",
+        "rater_quality_measure",
+    ),
 }
 _HOMES = {name: module for module, names in _PUBLIC.items() for name in names}
 

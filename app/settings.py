@@ -146,7 +146,10 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = int(os.environ.get("DJANGO_LOGIN_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("DJANGO_LOGIN_LOCKOUT_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# A success does not wipe the failures: axes would wipe those of the address too, so 9 guesses
+# at one account and a login to another, repeated, would never lock either. Failures age out
+# after the cool-off instead.
+AXES_RESET_ON_SUCCESS = False
 # Failures are recorded; successful logins are not (the sessions table already says who is in).
 AXES_DISABLE_ACCESS_LOG = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"

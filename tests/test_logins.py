@@ -119,3 +119,18 @@ def test_the_admin_user_forms_apply_the_validators() -> None:
         {"password1": "12345678", "password2": "12345678"},
     )
     assert response.status_code == 200 and b"entirely numeric" in response.content
+
+
+def test_a_login_to_another_account_does_not_wipe_the_failures_against_this_one(
+    axes_on: None,
+) -> None:
+    make_user("target")
+    make_user("attacker")
+    for _ in range(2):
+        _login("/login/", "target", "wrong", address="203.0.113.50")
+    # The attacker's own good login, from the same address, between guesses.
+    _, response = _login("/login/", "attacker", TEST_PASSWORD, address="203.0.113.50")
+    assert response.status_code == 302
+    _login("/login/", "target", "wrong", address="203.0.113.51")
+    _, response = _login("/login/", "target", TEST_PASSWORD, address="198.51.100.77")
+    assert response.status_code == 429

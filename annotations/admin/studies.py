@@ -1,14 +1,13 @@
-"""Django admin pages for studies, models, prompts and users."""
+"""The admin's study, model and prompt pages: progress, the baseline, what the form accepts."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django import forms
-from django.contrib import admin
-from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.contrib import admin, messages
+from django.contrib.postgres.forms import SimpleArrayField
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -16,65 +15,74 @@ from django.utils.html import format_html, format_html_join
 from annotations.models import (
     Assignment,
     Comparison,
+    Criterion,
+    Flag,
     Generator,
     Judgment,
     Membership,
     Output,
+    Pairing,
     Prompt,
     Study,
-    User,
 )
-from annotations.services.studies import study_delete
-from annotations.services.users import user_role_flags_apply, user_self_change_check
+from annotations.services.studies import (
+    FLAG_PRESETS,
+    study_delete,
+    study_save,
+)
+
+_PRESETS = ", ".join(FLAG_PRESETS)
+FIELD_HELP = {
+    "baseline": "One of this study's models. A new study has none: load its file, then choose "
+    "it here; saving then makes the comparisons at once.",
+    "pairing": "vs_baseline: every other model against the baseline (needs one); all_pairs: "
+    "every two models. A change adds the comparisons the new rule calls for; none are removed.",
+    "criteria": f"Comma-separated, any of: {', '.join(Criterion.values)}. Empty: none.",
+    "flags": f"{_PRESETS} (InstructGPT's per-output list, all of them) or comma-separated, any "
+    f"of: {', '.join(Flag.values)}. Empty: none.",
+}
 
 
-def _self_change_clean(form: forms.ModelForm, acting: User) -> None:
-    """The API's rule in the admin's form: an admin cannot demote or deactivate themselves."""
-    data = form.cleaned_data
-    try:
-        user_self_change_check(
-            user=form.instance,
-            acting=acting,
-            role=data.get("role"),
-            is_active=data.get("is_active") if "is_active" in form.fields else None,
-        )
-    except ValidationError as exc:
-        for field, messages in exc.message_dict.items():
-            for message in messages:
-                form.add_error(field if field in form.fields else None, message)
+class FlagsField(SimpleArrayField):
+    """The flags as the admin types them: a preset's name, or a comma-separated list."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() in FLAG_PRESETS:
+            value = self.delimiter.join(FLAG_PRESETS[value.strip()])
+        return super().to_python(value)
 
 
-@admin.register(User)
-class UserAdmin(DjangoUserAdmin):
-    list_display = ("username", "role", "email", "is_active", "last_login")
-    list_filter = ("role", "is_active")
-    fieldsets = (*DjangoUserAdmin.fieldsets, ("Role", {"fields": ("role", "external_id")}))
-    add_fieldsets = (*DjangoUserAdmin.add_fieldsets, ("Role", {"fields": ("role",)}))
+def _progress_annotations() -> dict[str, Any]:
+    """Per-study counts as correlated subqueries, so the list page costs one query.
 
-    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
-        # Imported raters are named "ext:<id>", a name the username rules refuse so that no one
-        # can register it; the form would refuse it too, so it is shown, not edited.
-        fields = tuple(super().get_readonly_fields(request, obj))
-        if obj is not None and obj.external_id:
-            fields += ("username", "external_id")
-        return fields
-
-    def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
-        form_class = super().get_form(request, obj, change=change, **kwargs)
-        acting = request.user
-
-        class SelfChangeGuardedForm(form_class):  # type: ignore[misc, valid-type]
-            def clean(self) -> dict[str, Any]:
-                data = super().clean()
-                _self_change_clean(self, acting)
-                return data
-
-        return SelfChangeGuardedForm
-
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
-        # The role decides the staff flags, as everywhere else (add_user, the API).
-        user_role_flags_apply(user=obj)
-        super().save_model(request, obj, form, change)
+    Judgments are summed from the comparisons' judgment_count (kept in step with every write),
+    as the studies overview does, rather than counted row by row.
+    """
+    comparisons = Comparison.objects.filter(study=OuterRef("pk")).order_by().values("study")
+    raters = (
+        Judgment.objects.filter(comparison__study=OuterRef("pk"))
+        .order_by()
+        .values("comparison__study")
+        .annotate(n=Count("rater", distinct=True))
+        .values("n")
+    )
+    return {
+        "progress_judgments": Coalesce(
+            Subquery(comparisons.annotate(n=Sum("judgment_count")).values("n")), 0
+        ),
+        "progress_comparisons": Coalesce(
+            Subquery(comparisons.annotate(n=Count("pk")).values("n")), 0
+        ),
+        "progress_complete": Coalesce(
+            Subquery(
+                comparisons.filter(judgment_count__gte=OuterRef("overlap"))
+                .annotate(n=Count("pk"))
+                .values("n")
+            ),
+            0,
+        ),
+        "progress_raters": Coalesce(Subquery(raters, output_field=IntegerField()), 0),
+    }
 
 
 class GeneratorInline(admin.TabularInline):
@@ -95,9 +103,33 @@ class MembershipInline(admin.TabularInline):
     raw_id_fields = ("user",)
 
 
+def _baseline_warning(study: Study) -> str:
+    """The change page's warning for a study without a baseline."""
+    if study.pairing == Pairing.VS_BASELINE:
+        return (
+            "This study has no baseline yet: its vs_baseline pairing makes no comparisons, so "
+            "raters get no pairs. Load its file, then choose the baseline below; saving makes "
+            "the comparisons at once."
+        )
+    return (
+        "This study has no baseline yet. Its all_pairs pairing makes comparisons without one, "
+        "but results against a baseline need one: choose it below once its models are loaded."
+    )
+
+
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "baseline", "pairing", "scale", "overlap", "is_open")
+    list_display = (
+        "slug",
+        "name",
+        "baseline",
+        "pairing",
+        "overlap",
+        "is_open",
+        "judgments",
+        "reached_k",
+        "raters",
+    )
     list_filter = ("pairing", "scale", "is_open")
     search_fields = ("slug", "name")
     prepopulated_fields = {"slug": ("name",)}
@@ -124,6 +156,49 @@ class StudyAdmin(admin.ModelAdmin):
             {"fields": ("access", "quota", "completion_code", "completion_url", "invite_links")},
         ),
     )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Study]:
+        queryset = super().get_queryset(request)
+        # Only the list needs the counts; the change and delete pages read one study.
+        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+            queryset = queryset.annotate(**_progress_annotations())
+        return queryset
+
+    @admin.display(description="judgments", ordering="progress_judgments")
+    def judgments(self, obj: Study) -> str:
+        return f"{obj.progress_judgments:,}"  # type: ignore[attr-defined]
+
+    @admin.display(description="comparisons that reached k", ordering="progress_complete")
+    def reached_k(self, obj: Study) -> str:
+        complete, total = obj.progress_complete, obj.progress_comparisons  # type: ignore[attr-defined]
+        return f"{complete:,} of {total:,}"
+
+    @admin.display(description="raters", ordering="progress_raters")
+    def raters(self, obj: Study) -> str:
+        return f"{obj.progress_raters:,}"  # type: ignore[attr-defined]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
+        # The accepted values are said here, not as model help_text: that would be a migration.
+        if db_field.name in FIELD_HELP:
+            kwargs["help_text"] = FIELD_HELP[db_field.name]
+        if db_field.name == "flags":
+            kwargs["form_class"] = FlagsField
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):  # type: ignore[no-untyped-def]
+        if obj is not None and obj.baseline_id is None:
+            context["baseline_warning"] = _baseline_warning(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        # Through the service: a new baseline or pairing makes its comparisons at once.
+        added = study_save(study=obj, changed=form.changed_data if change else ())
+        if added:
+            self.message_user(
+                request,
+                f"Made {added:,} new comparisons for the study's baseline and pairing.",
+                messages.SUCCESS,
+            )
 
     @admin.display(description="Invite links")
     def invite_links(self, obj: Study) -> str:
@@ -155,10 +230,12 @@ class StudyAdmin(admin.ModelAdmin):
         )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
-        # The baseline must be one of this study's own generators.
+        # The baseline must be one of this study's own generators (none yet on a new study).
         if db_field.name == "baseline":
             study_id = request.resolver_match.kwargs.get("object_id")
-            kwargs["queryset"] = Generator.objects.filter(study_id=study_id)
+            kwargs["queryset"] = Generator.objects.filter(study_id=study_id).order_by("name")
+            kwargs["required"] = False
+            kwargs["empty_label"] = "(none yet)"
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     # Deleting goes through the set-based service: the ORM's cascade (and the confirmation

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.postgres.forms import SimpleArrayField
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
@@ -43,12 +44,29 @@ FIELD_HELP = {
 }
 
 
-class FlagsField(SimpleArrayField):
-    """The flags as the admin types them: a preset's name, or a comma-separated list."""
+class ChoicesListField(SimpleArrayField):
+    """A list of choices as the admin types it: comma-separated with any spacing, or a preset."""
+
+    def __init__(
+        self, *args: Any, presets: dict[str, tuple[str, ...]] | None = None, **kwargs: Any
+    ):
+        self.presets = presets or {}
+        super().__init__(*args, **kwargs)
 
     def to_python(self, value: Any) -> Any:
-        if isinstance(value, str) and value.strip() in FLAG_PRESETS:
-            value = self.delimiter.join(FLAG_PRESETS[value.strip()])
+        if isinstance(value, str):
+            value = value.strip()
+            parts = self.presets.get(value) or value.split(self.delimiter)
+            items = [part.strip() for part in parts if part.strip()]
+            allowed = [str(choice) for choice, _ in self.base_field.choices if choice]
+            unknown = [item for item in items if item not in allowed]
+            if unknown:
+                # The service's wording, which names what is accepted.
+                raise forms.ValidationError(
+                    f"unknown value(s) {', '.join(map(repr, unknown))}; "
+                    f"choose from {', '.join(allowed)}"
+                )
+            value = self.delimiter.join(items)
         return super().to_python(value)
 
 
@@ -130,6 +148,8 @@ class StudyAdmin(admin.ModelAdmin):
         "reached_k",
         "raters",
     )
+    # The baseline is nullable, so Django's own select_related() would skip it: a query a row.
+    list_select_related = ("baseline",)
     list_filter = ("pairing", "scale", "is_open")
     search_fields = ("slug", "name")
     prepopulated_fields = {"slug": ("name",)}
@@ -181,8 +201,10 @@ class StudyAdmin(admin.ModelAdmin):
         # The accepted values are said here, not as model help_text: that would be a migration.
         if db_field.name in FIELD_HELP:
             kwargs["help_text"] = FIELD_HELP[db_field.name]
+        if db_field.name in ("criteria", "flags"):
+            kwargs["form_class"] = ChoicesListField
         if db_field.name == "flags":
-            kwargs["form_class"] = FlagsField
+            kwargs["presets"] = FLAG_PRESETS
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):  # type: ignore[no-untyped-def]

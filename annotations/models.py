@@ -125,8 +125,9 @@ class Study(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     instructions = models.TextField(blank=True, default="", help_text="Markdown shown to raters.")
-    # Nullable only because a study and its baseline generator are created in one transaction.
-    # The composite key study_baseline_in_study (migration 0002) checks it in the database.
+    # Nullable: a study made in the admin has no models, so no baseline, until its file is
+    # loaded (vs_baseline pairs nothing meanwhile). The composite key study_baseline_in_study
+    # (migration 0002) checks it in the database.
     # RESTRICT, not PROTECT: the baseline cannot be deleted on its own, but deleting the whole
     # study (which cascades to its generators) is allowed.
     baseline = models.ForeignKey(

@@ -1,7 +1,8 @@
-"""Users in the Django admin: the role decides the staff flags; imported raters can be edited."""
+"""Users in the Django admin: the role leads and decides the staff flags; imported raters edit."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -82,3 +83,37 @@ def test_a_new_account_still_needs_a_valid_username():
 
     with pytest.raises(ValidationError):
         user_create_or_update(username="ext:someone", role="rater")
+
+
+def _inputs(page: str) -> list[str]:
+    return re.findall(r'<(?:input|select)[^>]* name="([^"]+)"', page)
+
+
+def test_the_user_page_leads_with_the_role_and_shows_no_staff_flags(admin_client):
+    user = user_create_or_update(username="rosa", role="researcher").user
+    page = admin_client.get(f"/admin/annotations/user/{user.pk}/change/").content.decode()
+    names = [n for n in _inputs(page) if n not in ("csrfmiddlewaretoken",)]
+    assert names[:3] == ["username", "role", "is_active"]
+    for hidden in ("is_staff", "is_superuser", "groups", "user_permissions"):
+        assert hidden not in names
+    assert "researcher: reads studies, results and exports" in page
+
+
+def test_a_user_added_in_the_admin_as_admin_gets_the_staff_flags_from_the_role(admin_client):
+    page = admin_client.get("/admin/annotations/user/add/").content.decode()
+    names = _inputs(page)
+    assert names.index("role") < names.index("password1")
+    assert "is_staff" not in names and "is_superuser" not in names
+    response = admin_client.post(
+        "/admin/annotations/user/add/",
+        {
+            "username": "newboss",
+            "role": "admin",
+            "usable_password": "true",
+            "password1": "a-Long-pass-4321",
+            "password2": "a-Long-pass-4321",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    made = User.objects.get(username="newboss")
+    assert (made.role, made.is_staff, made.is_superuser) == ("admin", True, True)

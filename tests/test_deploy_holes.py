@@ -10,7 +10,7 @@ from django.contrib.auth import SESSION_KEY
 from django.core.management import call_command
 from django.test import Client
 
-from annotations import admin as annotations_admin
+from annotations.admin import studies as annotations_admin
 from annotations.models import Generator, Role, Study, User
 from annotations.services import studies as studies_service
 from tests.judging_support import BASELINE, CANDIDATE, judging_study, make_user, user_token

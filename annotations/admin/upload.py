@@ -73,7 +73,9 @@ def upload_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResp
             upload = form.cleaned_data["file"]
             _, load = KINDS[form.cleaned_data["kind"]]
             try:
-                context["summary"] = str(load(study=study, file=upload, filename=upload.name))
+                summary = load(study=study, file=upload, filename=upload.name)
+                context["summary"] = str(summary)
+                context["summary_warns"] = bool(getattr(summary, "warnings", None))
             except LoadError as exc:
                 context["load_error"] = exc
             context["study"] = study

@@ -57,6 +57,12 @@ def error_response_doc(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=ErrorSerializer, description=description)
 
 
+# What a prompt load's summary says in `warnings`.
+PROMPT_LOAD_WARNINGS = (
+    "Sentences to heed, also at the end of `message`; empty when all is well. A study without "
+    "a baseline (vs_baseline pairing) gets no comparisons: choose a baseline and they are made."
+)
+
 LOAD_ERROR_RESPONSE = OpenApiResponse(
     response=inline_serializer(
         "LoadError",

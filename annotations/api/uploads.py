@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from annotations.api.errors import error_response
 from annotations.api.permissions import IsAdminRole
-from annotations.api.schema import LOAD_ERROR_RESPONSE
+from annotations.api.schema import LOAD_ERROR_RESPONSE, PROMPT_LOAD_WARNINGS
 from annotations.errors import too_large_message
 from annotations.selectors.catalog import study_get
 from annotations.services.loading import LoadError, judgments_import, prompt_set_load
@@ -26,10 +26,11 @@ class UploadInput(serializers.Serializer):
     file = serializers.FileField(help_text="JSONL (.jsonl) or CSV (.csv), UTF-8.")
 
 
-def _summary_output(name: str, counts: tuple[str, ...]) -> Any:
-    """The schema of a loading summary: its message, file, study and whole-number counts."""
+def _summary_output(name: str, counts: tuple[str, ...], **extra: Any) -> Any:
+    """The schema of a loading summary: its message, file, study, whole-number counts, `extra`."""
     text = {field: serializers.CharField() for field in ("message", "filename", "study")}
-    return inline_serializer(name, {**text, **{n: serializers.IntegerField() for n in counts}})
+    fields = {**text, **{n: serializers.IntegerField() for n in counts}, **extra}
+    return inline_serializer(name, fields)
 
 
 PromptLoadOutput = _summary_output(
@@ -47,6 +48,7 @@ PromptLoadOutput = _summary_output(
         "comparisons_existing",
         "comparisons_added",
     ),
+    warnings=serializers.ListField(child=serializers.CharField(), help_text=PROMPT_LOAD_WARNINGS),
 )
 JudgmentImportOutput = _summary_output(
     "JudgmentImportSummary",

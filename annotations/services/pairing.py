@@ -95,10 +95,9 @@ def comparisons_create(*, study: Study, prompt_ids: list[int], now: datetime) ->
 
     `vs_baseline`: every other model against the baseline; `all_pairs`: every pair of models.
     Returns (comparisons the rule calls for, how many of them already existed). Takes the
-    study's pairing lock.
+    study's pairing lock, then reads the rule afresh into `study`: a change of baseline or
+    pairing committed while the caller waited for the lock is the one that counts.
     """
-    if study.pairing == Pairing.VS_BASELINE and study.baseline_id is None:
-        return 0, 0
     exists = same_pair_sql(comparison="c", lo="LEAST(w.a, w.b)", hi="GREATEST(w.a, w.b)")
     # An anti-join rather than ON CONFLICT: a speculative insertion costs an extra index probe
     # and WAL record per row. Safe because comparisons are only created under the study's
@@ -118,6 +117,9 @@ def comparisons_create(*, study: Study, prompt_ids: list[int], now: datetime) ->
     """  # noqa: S608 - built from fixed fragments; values are bound
     with transaction.atomic(), connection.cursor() as cursor:
         study_pairing_lock(study_id=study.pk)
+        study.refresh_from_db(fields=["pairing", "baseline"])
+        if study.pairing == Pairing.VS_BASELINE and study.baseline_id is None:
+            return 0, 0
         # Outputs just copied in have no statistics yet: keep the planner off nested loops.
         cursor.execute("SET LOCAL enable_nestloop = off")
         cursor.execute("SET LOCAL work_mem = '256MB'")

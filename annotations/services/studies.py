@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, transaction
+from django.utils import timezone
 
 from annotations.models import (
     Access,
@@ -15,11 +17,13 @@ from annotations.models import (
     Flag,
     Generator,
     Pairing,
+    Prompt,
     RationaleMode,
     Scale,
     Study,
 )
 from annotations.services.generators import generator_get_or_create
+from annotations.services.pairing import comparisons_create, study_pairing_lock
 
 # Fields a caller may set, besides the slug and the baseline name.
 STUDY_SETTINGS = (
@@ -42,11 +46,60 @@ STUDY_SETTINGS = (
 )
 
 
+# The settings the pairing rule reads: changing either one makes the comparisons it calls for.
+PAIRING_FIELDS = frozenset({"baseline", "pairing"})
+
+# The one shorthand the flags settings take besides a list of Flag values.
+FLAG_PRESETS = {"instructgpt": tuple(Flag.values)}
+
+
 @dataclass(frozen=True)
 class StudyResult:
     study: Study
     created: bool
     changed: list[str]
+    # Comparisons made because the baseline or pairing changed (0 on creation: no prompts yet).
+    comparisons_added: int = 0
+
+
+def study_baseline_missing_message(*, study: Study) -> str | None:
+    """What to tell someone loading into `study` while its pairing lacks a baseline, else None.
+
+    Only `vs_baseline` needs one to pair: `all_pairs` pairs every two models without it.
+    """
+    if study.baseline_id is not None or study.pairing != Pairing.VS_BASELINE:
+        return None
+    return (
+        f"study '{study.slug}' has no baseline yet: no comparisons were made; choose a baseline "
+        "(admin or create_study --baseline) and they are made then"
+    )
+
+
+def study_comparisons_create(*, study: Study) -> int:
+    """Create the comparisons the study's rule now calls for on all its prompts; return the count.
+
+    Comparisons are only ever added: existing ones, and their judgments, stay.
+    """
+    prompt_ids = list(Prompt.objects.filter(study=study).values_list("pk", flat=True))
+    if not prompt_ids:
+        return 0
+    wanted, existing = comparisons_create(study=study, prompt_ids=prompt_ids, now=timezone.now())
+    return wanted - existing
+
+
+def study_save(*, study: Study, changed: Iterable[str]) -> int:
+    """Save a study edited field by field (the admin's form); return the comparisons it made.
+
+    When `changed` names the baseline or the pairing of an existing study, the comparisons the
+    rule now calls for are made in the same transaction.
+    """
+    rule_changed = study.pk is not None and bool(PAIRING_FIELDS & set(changed))
+    with transaction.atomic():
+        if rule_changed:
+            # The pairing lock before the row's: a load holds the lock and then needs the row.
+            study_pairing_lock(study_id=study.pk)
+        study.save()
+        return study_comparisons_create(study=study) if rule_changed else 0
 
 
 def _check_choices(field: str, values: list[str], allowed: list[str]) -> None:
@@ -100,22 +153,21 @@ def _access_settings_check(settings: dict[str, Any]) -> None:
 
 
 def study_create_or_update(
-    *, slug: str, baseline: str, baseline_must_exist: bool = False, **settings: Any
+    *, slug: str, baseline: str | None = None, baseline_must_exist: bool = False, **settings: Any
 ) -> StudyResult:
     """Create the study `slug` (or update it) with `baseline` as its baseline generator.
 
     A new study gets its baseline model made. On an existing study a new name makes a new,
     empty model the baseline (the command's way to set one up before loading its outputs),
-    unless `baseline_must_exist`, as for the API, where a misspelt name must not do that.
-    Changing the pairing of a study that already has comparisons is allowed: comparisons are
-    only ever added, by the next load.
+    unless `baseline_must_exist`, as for the API, where a misspelt name must not do that; no
+    name leaves the baseline as it is (a study made in the admin may have none yet).
+    Changing the baseline or the pairing makes the comparisons the rule now calls for, in the
+    same transaction; comparisons are only ever added.
     """
     unknown = set(settings) - set(STUDY_SETTINGS)
     if unknown:
         raise ValidationError(f"unknown study setting(s): {', '.join(sorted(unknown))}")
     baseline = (baseline or "").strip()
-    if not baseline:
-        raise ValidationError({"baseline": "a baseline generator name is required"})
     settings = {k: v for k, v in settings.items() if v is not None}
     if "pairing" in settings:
         _check_choices("pairing", [settings["pairing"]], Pairing.values)
@@ -135,7 +187,16 @@ def study_create_or_update(
     _access_settings_check(settings)
 
     with transaction.atomic():
-        study = Study.objects.select_for_update().filter(slug=slug).first()
+        existing = Study.objects.filter(slug=slug).values_list("pk", flat=True).first()
+        if existing is None and not baseline:
+            raise ValidationError({"baseline": "a baseline generator name is required"})
+        if existing is not None:
+            # The pairing lock before the row's, in the order a load takes them (it holds the
+            # lock, then its inserts check the study row), so the two cannot deadlock.
+            study_pairing_lock(study_id=existing)
+        # FOR NO KEY UPDATE: it serialises updates without blocking the rows that refer to the
+        # study (a rater's new assignment, a load's outputs) while the comparisons are made.
+        study = Study.objects.select_for_update(no_key=True).filter(slug=slug).first()
         created = study is None
         if study is None:
             study = Study(slug=slug, name=settings.get("name") or slug)
@@ -146,16 +207,22 @@ def study_create_or_update(
                 changed.append(field)
         study.full_clean(exclude=["baseline"])
         study.save()
-        if baseline_must_exist and not created:
-            generator = _baseline_existing(study=study, name=baseline)
-        else:
-            generator = generator_get_or_create(study=study, name=baseline)
-        if study.baseline_id != generator.pk:
-            if not created:
-                changed.append("baseline")
-            study.baseline = generator
-            study.save(update_fields=["baseline", "updated_at"])
-    return StudyResult(study=study, created=created, changed=[] if created else changed)
+        if baseline:
+            if baseline_must_exist and not created:
+                generator = _baseline_existing(study=study, name=baseline)
+            else:
+                generator = generator_get_or_create(study=study, name=baseline)
+            if study.baseline_id != generator.pk:
+                if not created:
+                    changed.append("baseline")
+                study.baseline = generator
+                study.save(update_fields=["baseline", "updated_at"])
+        added = 0
+        if not created and PAIRING_FIELDS & set(changed):
+            added = study_comparisons_create(study=study)
+    return StudyResult(
+        study=study, created=created, changed=[] if created else changed, comparisons_added=added
+    )
 
 
 # Children first, each in one set-based statement: the ORM's cascade would first load every

@@ -45,6 +45,7 @@ from annotations.services.loading.common import (
 from annotations.services.loading.errors import Problems, type_name
 from annotations.services.loading.reading import CsvColumns, FileArg, Progress, Source, source_open
 from annotations.services.pairing import comparisons_create, study_pairing_lock
+from annotations.services.studies import study_baseline_missing_message
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class LoadSummary:
     outputs_existing: int
     comparisons: int
     comparisons_existing: int
+    # Sentences to heed, such as why no comparisons were made (the study has no baseline yet).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def prompts_added(self) -> int:
@@ -92,6 +95,7 @@ class LoadSummary:
             f"{self.generators:,} models ({self.generators_existing:,} already there), "
             f"{self.outputs:,} outputs ({self.outputs_existing:,} already there), "
             f"{self.comparisons:,} comparisons ({self.comparisons_existing:,} already there)."
+            + "".join(f" Warning: {warning}." for warning in self.warnings)
         )
 
 
@@ -600,4 +604,6 @@ def prompt_set_load(
             outputs_existing=outputs_existing,
             comparisons=wanted,
             comparisons_existing=existing,
+            # The rule as comparisons_create read it, under the lock.
+            warnings=[w for w in (study_baseline_missing_message(study=study),) if w],
         )

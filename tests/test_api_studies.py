@@ -31,6 +31,8 @@ STUDY_FIELDS = {
     "quota",
     "completion_code",
     "completion_url",
+    "min_seconds",
+    "quality_thresholds",
     "created_at",
     "updated_at",
 }

@@ -56,6 +56,8 @@ class StudySerializer(serializers.ModelSerializer):
             "quota",
             "completion_code",
             "completion_url",
+            "min_seconds",
+            "quality_thresholds",
             "created_at",
             "updated_at",
         ]
@@ -93,6 +95,17 @@ class StudySettingsInput(serializers.Serializer):
     completion_code = serializers.CharField(max_length=100, required=False, allow_blank=True)
     completion_url = serializers.CharField(
         max_length=500, required=False, allow_blank=True, help_text="{code} is filled in."
+    )
+    min_seconds = serializers.IntegerField(
+        min_value=0,
+        max_value=_SMALLINT_MAX,
+        required=False,
+        help_text="A judgment faster than this is too fast (rater quality); 0 turns it off.",
+    )
+    quality_thresholds = serializers.DictField(
+        child=serializers.FloatField(min_value=0),
+        required=False,
+        help_text="Overrides of the rater-quality thresholds, by name (see the README).",
     )
 
     def validate_baseline(self, value: str) -> str:

@@ -43,6 +43,8 @@ STUDY_SETTINGS = (
     "quota",
     "completion_code",
     "completion_url",
+    "min_seconds",
+    "quality_thresholds",
 )
 
 
@@ -152,6 +154,26 @@ def _access_settings_check(settings: dict[str, Any]) -> None:
             raise ValidationError({"completion_url": message}) from exc
 
 
+def _quality_settings_check(settings: dict[str, Any]) -> None:
+    """Check the rater-quality settings: the speed limit and the threshold overrides."""
+    seconds = settings.get("min_seconds")
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 <= seconds <= 32767
+    ):
+        raise ValidationError({"min_seconds": "must be a whole number of seconds (0 turns it off)"})
+    if "quality_thresholds" in settings:
+        # Imported here: the statistics stack loads only when something is computed or checked.
+        from annotations.stats.rater_quality import quality_thresholds_build
+
+        overrides = settings["quality_thresholds"]
+        if not isinstance(overrides, dict):
+            raise ValidationError({"quality_thresholds": "must be an object of threshold: number"})
+        try:
+            quality_thresholds_build(overrides=overrides)
+        except ValueError as exc:
+            raise ValidationError({"quality_thresholds": str(exc)}) from exc
+
+
 def study_create_or_update(
     *, slug: str, baseline: str | None = None, baseline_must_exist: bool = False, **settings: Any
 ) -> StudyResult:
@@ -185,6 +207,7 @@ def study_create_or_update(
         if field in settings and (not isinstance(settings[field], int) or settings[field] < 1):
             raise ValidationError({field: "must be a whole number of at least 1"})
     _access_settings_check(settings)
+    _quality_settings_check(settings)
 
     with transaction.atomic():
         existing = Study.objects.filter(slug=slug).values_list("pk", flat=True).first()

@@ -68,6 +68,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--completion-code", help="code shown to a rater who completes")
         parser.add_argument(
+            "--min-seconds",
+            type=int,
+            help="a judgment faster than this is too fast (rater quality; default 3, 0 off)",
+        )
+        parser.add_argument(
             "--completion-url", help="where a rater who completes goes; {code} is filled in"
         )
 
@@ -102,6 +107,7 @@ class Command(BaseCommand):
                 quota=options["quota"],
                 completion_code=options["completion_code"],
                 completion_url=options["completion_url"],
+                min_seconds=options["min_seconds"],
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from exc

@@ -210,6 +210,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only: DRF's browsable API would answer HTML (errors included) to a browser's Accept.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "annotations.api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",

@@ -1,4 +1,4 @@
-"""Deeply nested JSON bodies are refused with the API's 400 error body, on every JSON endpoint."""
+"""API bodies and answers: deep JSON is a 400, and errors are JSON whatever the client accepts."""
 
 from __future__ import annotations
 
@@ -31,3 +31,12 @@ def test_json_nested_5000_deep_is_a_400_with_the_error_body(
     body = response.json()
     assert "nested too deeply" in body["detail"]
     assert isinstance(body["errors"], list)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/studies", "/api/studies/nope", "/api/users"])
+def test_a_browser_accept_header_still_gets_json_errors(url: str) -> None:
+    response = APIClient().get(url, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
+    assert response.status_code in (401, 403, 404)
+    assert response["Content-Type"].startswith("application/json")
+    assert "detail" in response.json()

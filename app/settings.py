@@ -212,6 +212,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON only: DRF's browsable API would answer HTML (errors included) to a browser's Accept.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "annotations.api.parsers.JSONOnlyNegotiation",
     "DEFAULT_PARSER_CLASSES": [
         "annotations.api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",

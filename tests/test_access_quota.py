@@ -17,7 +17,12 @@ from django.utils import timezone
 
 from annotations.models import Judgment, Membership, Study
 from annotations.selectors.judging import rater_progress
-from annotations.services.assignment import PICK_RULE, _pick_params, assignment_next
+from annotations.services.assignment import (
+    PICK_RULE,
+    _pick_params,
+    assignment_next,
+    assignment_skip,
+)
 from annotations.services.judging import judgment_submit
 from tests.access_support import crowd_user, logged_in
 from tests.judging_support import judging_study, make_user
@@ -90,8 +95,14 @@ def test_a_rater_gets_no_lease_past_the_quota_and_then_has_completed() -> None:
         "completion_code": CODE,
         "completion_url": f"https://app.prolific.com/submissions/complete?cc={CODE}",
     }
-    # Completion was recorded when nothing was left (a membership made for an open study).
-    assert Membership.objects.get(study=study, user=rater).completed_at is not None
+    # Completing an open study makes no membership: that would let the rater in after the
+    # study turned invite-only.
+    assert not Membership.objects.filter(study=study, user=rater).exists()
+    study.access = "invite"
+    study.save(update_fields=["access"])
+    assert assignment_next(study=study, rater=rater) is None
+    study.access = "open"
+    study.save(update_fields=["access"])
     # Others still get work: the quota is per rater.
     assert assignment_next(study=study, rater=make_user("another")) is not None
 
@@ -265,3 +276,13 @@ def test_a_completion_url_code_is_url_quoted() -> None:
     assert (
         progress["completion_url"] == "https://app.prolific.com/submissions/complete?cc=A%20B%26C"
     )
+
+
+def test_skipping_everything_or_arriving_before_any_pair_shows_no_code() -> None:
+    study = _study(quota=5)
+    rater = make_user("skipper")
+    while (lease := assignment_next(study=study, rater=rater)) is not None:
+        assignment_skip(assignment=lease, rater=rater)
+    progress = rater_progress(study=study, rater=rater)
+    assert progress["remaining"] == 0 and progress["judged"] == 0
+    assert progress["complete"] is False and progress["completion_code"] is None

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.negotiation import DefaultContentNegotiation
 
 # The split view serves Swagger UI's start-up script as a file, so no inline script is needed.
 # Swagger UI sets inline styles, and shows schema images as data: URLs.
@@ -19,6 +20,9 @@ DOCS_CSP = (
 
 class SchemaView(SpectacularAPIView):
     """GET /api/schema/: the OpenAPI 3 schema (YAML; JSON with ?format=json or Accept)."""
+
+    # The one view whose answer format the client chooses (the API's default is JSON only).
+    content_negotiation_class = DefaultContentNegotiation
 
 
 class DocsView(SpectacularSwaggerSplitView):

@@ -104,8 +104,10 @@ def rater_progress(*, study: Study, rater: User) -> dict[str, Any]:
     "remaining" counts the comparisons that still need judgments and that the rater has neither
     judged nor skipped (the one leased to them included), capped by what the quota still allows;
     leases of others that may yet expire are not subtracted, so it is what could still come
-    their way. The rater has completed the study when nothing remains for them (the quota
-    reached, or nothing left), or once their completion was recorded.
+    their way. The rater has completed the study when they reached the quota, or when they
+    judged at least one pair and nothing remains for them, or once their completion was
+    recorded. A rater who judged nothing has not completed anything: skipping every pair, or
+    arriving before the study's pairs are loaded, shows no code.
     """
     with connection.cursor() as cursor:
         cursor.execute(
@@ -130,7 +132,8 @@ def rater_progress(*, study: Study, rater: User) -> dict[str, Any]:
     remaining = max(0, needing - met_needing)
     if study.quota is not None:
         remaining = min(remaining, max(0, study.quota - judged))
-    complete = completed_at is not None or remaining == 0
+    quota_reached = study.quota is not None and judged >= study.quota
+    complete = completed_at is not None or quota_reached or (remaining == 0 and judged > 0)
     code = study.completion_code if complete else ""
     return {
         "judged": judged,

@@ -337,7 +337,9 @@ def members_import(
 def completion_record(*, study: Study, rater: User) -> bool:
     """Record that `rater` completed `study` when they have; whether they have.
 
-    Raters of an open study get a membership for it here, which keeps the time on the roster.
+    Only a member's completion is stored (on their membership): making a membership for a rater
+    of an open study would let them into it after it turned invite-only. The roster shows a
+    non-member's last judgment time instead.
     """
     if not rater.is_rater or not rater_progress(study=study, rater=rater)["complete"]:
         return False
@@ -348,12 +350,9 @@ def completion_record(*, study: Study, rater: User) -> bool:
     return True
 
 
-# One statement, so that a concurrent join or completion of the same rater cannot clash; the
-# first completion time stands.
+# One statement, so that concurrent completions of the same rater cannot clash; the first
+# completion time stands.
 _COMPLETION_SQL = """
-INSERT INTO annotations_membership
-       (study_id, user_id, created_at, platform, platform_id, platform_session_id,
-        platform_study_id, completed_at)
-VALUES (%(study)s, %(user)s, %(now)s, '', '', '', '', %(now)s)
-    ON CONFLICT (study_id, user_id)
-    DO UPDATE SET completed_at = coalesce(annotations_membership.completed_at, %(now)s)"""
+UPDATE annotations_membership
+   SET completed_at = coalesce(completed_at, %(now)s)
+ WHERE study_id = %(study)s AND user_id = %(user)s"""

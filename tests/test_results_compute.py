@@ -162,7 +162,9 @@ def test_bradley_terry_anchors_the_baseline_at_1000() -> None:
     assert ratings["Base"]["rating"] == pytest.approx(1000.0)
     assert ratings["Alpha"]["rating"] > 1000.0 > ratings["Beta"]["rating"]
     assert (ratings["Alpha"]["n"], ratings["Base"]["n"], ratings["Beta"]["n"]) == (5, 6, 3)
-    assert results["bradley_terry_method"]["n_resamples"] == 100
+    # The default Bradley-Terry interval (sandwich) draws no resamples, whatever the method.
+    assert results["bradley_terry_method"]["n_resamples"] == 0
+    assert results["bradley_terry_method"]["ci"] == "sandwich"
 
 
 def test_criteria_and_flags_come_from_the_rows_read() -> None:

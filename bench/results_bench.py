@@ -22,7 +22,9 @@ set-based SQL, the judgments with COPY from numpy (prompt effects, rater effects
 
     DJANGO_DEBUG=1 .venv/bin/python bench/results_bench.py [--judgments 1000000]
         [--prompts 100000] [--generators 30] [--naive-resamples 3] [--keep]
-        [--compare-with REV] [--compare-runs 3]
+        [--compare-with REV] [--compare-runs 3] [--design baseline|all-pairs]
+        [--bt-ci bootstrap|sandwich] [--skip-page] [--page-only]
+        [--growth 30,100,300,1000 [--growth-judgments N] [--growth-prompts N]]
 """
 
 from __future__ import annotations
@@ -116,9 +118,13 @@ def judgment_count(study: Study) -> int:
     return Judgment.objects.filter(comparison__study=study).count()
 
 
-def set_up(prompts: int, generators: int, judgments: int) -> Study:
+def set_up(prompts: int, generators: int, judgments: int, design: str = "baseline") -> Study:
     """Prompts x (CANDIDATES_PER_PROMPT comparisons against the baseline + one between two
-    candidates), each judged by RATERS_PER_COMPARISON raters, until `judgments` are made."""
+    candidates), each judged by RATERS_PER_COMPARISON raters, until `judgments` are made.
+
+    design "all-pairs": instead, each prompt has 5 comparisons between pairs of any models
+    (model x and x + d, both rotating with the prompt and the comparison), so every pair of
+    the models is compared somewhere."""
     drop(SLUG)
     study = study_create_or_update(slug=SLUG, baseline=BASELINE, overlap=2).study
     candidates = generators - 1
@@ -130,7 +136,7 @@ def set_up(prompts: int, generators: int, judgments: int) -> Study:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO annotations_generator (study_id, name, family, size) "
-            "SELECT %s, 'model-' || lpad(i::text, 2, '0'), 'family-' || (i %% 3), "
+            "SELECT %s, 'model-' || lpad(i::text, 4, '0'), 'family-' || (i %% 3), "
             "1000000000::bigint * (1 + i / 3) FROM generate_series(1, %s) i",
             [study.pk, candidates],
         )
@@ -140,33 +146,38 @@ def set_up(prompts: int, generators: int, judgments: int) -> Study:
             "'category-' || (i %% %s), now() FROM generate_series(0, %s - 1) i",
             [study.pk, CATEGORIES, prompts],
         )
-        # Each prompt: the baseline and four candidates at offsets 0, 7, 13, 19 (mod 29).
-        cursor.execute(
-            "WITH cand AS (SELECT id, (row_number() OVER (ORDER BY name) - 1) AS r "
-            "  FROM annotations_generator WHERE study_id = %(s)s AND id <> %(b)s) "
-            "INSERT INTO annotations_output (study_id, prompt_id, generator_id, text, created_at) "
-            "SELECT p.study_id, p.id, g.id, 'Output of ' || g.id || ' for ' || p.key, now() "
-            "FROM annotations_prompt p "
-            "CROSS JOIN (VALUES (0), (7), (13), (19)) AS o(off) "
-            "JOIN cand g ON g.r = (p.id + o.off) %% %(n)s "
-            "WHERE p.study_id = %(s)s "
-            "UNION ALL SELECT p.study_id, p.id, %(b)s, 'Baseline output for ' || p.key, now() "
-            "FROM annotations_prompt p WHERE p.study_id = %(s)s",
-            {"s": study.pk, "b": study.baseline_id, "n": candidates},
-        )
-        cursor.execute(
-            "INSERT INTO annotations_comparison "
-            "(study_id, prompt_id, output_a_id, output_b_id, judgment_count, created_at) "
-            "SELECT oa.study_id, oa.prompt_id, oa.id, ob.id, %(k)s, now() "
-            "FROM annotations_output oa JOIN annotations_output ob ON ob.prompt_id = oa.prompt_id "
-            "AND ob.generator_id = %(b)s WHERE oa.study_id = %(s)s AND oa.generator_id <> %(b)s "
-            # and one comparison between the two candidates with the lowest ids on each prompt
-            "UNION ALL SELECT x.study_id, x.prompt_id, x.a, x.b, %(k)s, now() FROM ("
-            "  SELECT o.study_id, o.prompt_id, min(o.id) AS a, "
-            "  (array_agg(o.id ORDER BY o.id))[2] AS b FROM annotations_output o "
-            "  WHERE o.study_id = %(s)s AND o.generator_id <> %(b)s GROUP BY 1, 2) x",
-            {"s": study.pk, "b": study.baseline_id, "k": RATERS_PER_COMPARISON},
-        )
+        if design == "all-pairs":
+            _all_pairs_comparisons(cursor, study, generators)
+        else:
+            # Each prompt: the baseline and four candidates at offsets 0, 7, 13, 19 (mod 29).
+            cursor.execute(
+                "WITH cand AS (SELECT id, (row_number() OVER (ORDER BY name) - 1) AS r "
+                "  FROM annotations_generator WHERE study_id = %(s)s AND id <> %(b)s) "
+                "INSERT INTO annotations_output "
+                "(study_id, prompt_id, generator_id, text, created_at) "
+                "SELECT p.study_id, p.id, g.id, 'Output of ' || g.id || ' for ' || p.key, now() "
+                "FROM annotations_prompt p "
+                "CROSS JOIN (VALUES (0), (7), (13), (19)) AS o(off) "
+                "JOIN cand g ON g.r = (p.id + o.off) %% %(n)s "
+                "WHERE p.study_id = %(s)s "
+                "UNION ALL SELECT p.study_id, p.id, %(b)s, 'Baseline output for ' || p.key, now() "
+                "FROM annotations_prompt p WHERE p.study_id = %(s)s",
+                {"s": study.pk, "b": study.baseline_id, "n": candidates},
+            )
+            cursor.execute(
+                "INSERT INTO annotations_comparison "
+                "(study_id, prompt_id, output_a_id, output_b_id, judgment_count, created_at) "
+                "SELECT oa.study_id, oa.prompt_id, oa.id, ob.id, %(k)s, now() "
+                "FROM annotations_output oa JOIN annotations_output ob "
+                "ON ob.prompt_id = oa.prompt_id AND ob.generator_id = %(b)s "
+                "WHERE oa.study_id = %(s)s AND oa.generator_id <> %(b)s "
+                # and one comparison between the two candidates with the lowest ids on each prompt
+                "UNION ALL SELECT x.study_id, x.prompt_id, x.a, x.b, %(k)s, now() FROM ("
+                "  SELECT o.study_id, o.prompt_id, min(o.id) AS a, "
+                "  (array_agg(o.id ORDER BY o.id))[2] AS b FROM annotations_output o "
+                "  WHERE o.study_id = %(s)s AND o.generator_id <> %(b)s GROUP BY 1, 2) x",
+                {"s": study.pk, "b": study.baseline_id, "k": RATERS_PER_COMPARISON},
+            )
         cursor.execute(
             "SELECT c.id, c.prompt_id, oa.generator_id, ob.generator_id "
             "FROM annotations_comparison c JOIN annotations_output oa ON oa.id = c.output_a_id "
@@ -228,6 +239,46 @@ def set_up(prompts: int, generators: int, judgments: int) -> Study:
     return study
 
 
+def _all_pairs_comparisons(cursor: object, study: Study, generators: int) -> None:
+    """Per prompt and j = 0..4 a comparison of models x = (p + 61 j) mod G and x + d, with
+    d = 1 + (p div G + 17 j) mod (G - 1): over the prompts every pair of the G models comes up.
+    A repeated output or pair on one prompt is skipped (ON CONFLICT), so a few prompts have
+    fewer than 5 comparisons."""
+    params = {"s": study.pk, "g": generators, "k": RATERS_PER_COMPARISON}
+    cursor.execute(
+        "WITH gen AS (SELECT id, (row_number() OVER (ORDER BY name) - 1) AS r "
+        "  FROM annotations_generator WHERE study_id = %(s)s), "
+        "pick AS (SELECT p.id AS prompt_id, p.study_id, p.key, j, "
+        "  (p.id + 61 * j) %% %(g)s AS x, "
+        "  ((p.id + 61 * j) %% %(g)s + 1 + (p.id / %(g)s + 17 * j) %% (%(g)s - 1)) %% %(g)s AS y "
+        "  FROM annotations_prompt p CROSS JOIN generate_series(0, 4) j "
+        "  WHERE p.study_id = %(s)s) "
+        "INSERT INTO annotations_output (study_id, prompt_id, generator_id, text, "
+        "created_at) SELECT DISTINCT pick.study_id, pick.prompt_id, gen.id, "
+        "'Output of ' || gen.id || ' for ' || pick.key, now() FROM pick "
+        "JOIN gen ON gen.r IN (pick.x, pick.y) ON CONFLICT DO NOTHING",
+        params,
+    )
+    cursor.execute(
+        "WITH gen AS (SELECT id, (row_number() OVER (ORDER BY name) - 1) AS r "
+        "  FROM annotations_generator WHERE study_id = %(s)s), "
+        "pick AS (SELECT p.id AS prompt_id, p.study_id, p.key, j, "
+        "  (p.id + 61 * j) %% %(g)s AS x, "
+        "  ((p.id + 61 * j) %% %(g)s + 1 + (p.id / %(g)s + 17 * j) %% (%(g)s - 1)) %% %(g)s AS y "
+        "  FROM annotations_prompt p CROSS JOIN generate_series(0, 4) j "
+        "  WHERE p.study_id = %(s)s) "
+        "INSERT INTO annotations_comparison "
+        "(study_id, prompt_id, output_a_id, output_b_id, judgment_count, created_at) "
+        "SELECT DISTINCT ON (pick.prompt_id, least(oa.id, ob.id), greatest(oa.id, ob.id)) "
+        "pick.study_id, pick.prompt_id, oa.id, ob.id, %(k)s, now() FROM pick "
+        "JOIN gen ga ON ga.r = pick.x JOIN gen gb ON gb.r = pick.y "
+        "JOIN annotations_output oa ON oa.prompt_id = pick.prompt_id AND oa.generator_id = ga.id "
+        "JOIN annotations_output ob ON ob.prompt_id = pick.prompt_id AND ob.generator_id = gb.id "
+        "ON CONFLICT DO NOTHING",
+        params,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # A straightforward per-resample loop, the way public leaderboard scripts compute CIs
 # ---------------------------------------------------------------------------------------------
@@ -283,8 +334,8 @@ def timed(label: str, fn: object, *args: object, **kwargs: object) -> tuple[obje
     return value, seconds
 
 
-def bench_computation(study: Study, naive_resamples: int) -> None:
-    options = results_options_validate(study=study)
+def bench_computation(study: Study, naive_resamples: int, bt_ci: str | None = None) -> None:
+    options = results_options_validate(study=study, bt_ci=bt_ci)
     n = judgment_count(study)
     print(
         f"\nStudy {SLUG}: {n:,} judgments, "
@@ -304,7 +355,8 @@ def bench_computation(study: Study, naive_resamples: int) -> None:
         times.append(seconds)
         peaks.append(peak)
         print(
-            f"whole results computation, run {run + 1}: {seconds:.2f} s; peak RSS "
+            f"whole results computation (bt_ci {options.bt_ci}), run {run + 1}: "
+            f"{seconds:.2f} s; peak RSS "
             f"{peak / 2**20:.0f} MiB (process at {before / 2**20:.0f} MiB before)",
             flush=True,
         )
@@ -343,15 +395,19 @@ def bench_computation(study: Study, naive_resamples: int) -> None:
         clusters=arrays.prompt[vs],
         both_bad=arrays.both_bad[vs],
     )
-    timed(
-        "Bradley-Terry + clustered bootstrap 2,000",
-        stats.bradley_terry_fit,
-        first=a_code,
-        second=b_code,
-        scores=s,
-        baseline=base_code,
-        clusters=arrays.prompt,
-    )
+    for ci in stats.BT_CI_DESCRIPTIONS:
+        timed(
+            "Bradley-Terry + clustered bootstrap 2,000"
+            if ci == "bootstrap"
+            else "Bradley-Terry + clustered sandwich",
+            stats.bradley_terry_fit,
+            first=a_code,
+            second=b_code,
+            scores=s,
+            baseline=base_code,
+            clusters=arrays.prompt,
+            ci=ci,
+        )
     outcome = np.sign(arrays.preference)
     timed(
         "agreement (pairwise, kappas, Fleiss, Krippendorff)",
@@ -368,6 +424,8 @@ def bench_computation(study: Study, naive_resamples: int) -> None:
         is_tie=outcome == 0,
     )
 
+    if naive_resamples <= 0:
+        return
     print(f"\nper-resample loop ({naive_resamples} resamples, extrapolated to 2,000):", flush=True)
     per = naive_results(arrays, base, ids, naive_resamples)
     best = min(times)
@@ -459,6 +517,36 @@ def bench_page() -> None:
         )
 
 
+def bench_growth(sizes: list[int], judgments: int, prompts: int, resamples: int) -> None:
+    """Bradley-Terry alone (no database) on `judgments` random pairs of G models over
+    `prompts` prompts, for each G: the point fit, the sandwich and the bootstrap."""
+    print(
+        f"\nBradley-Terry against G ({judgments:,} judgments, {prompts:,} prompts, "
+        f"random pairs, {resamples:,} resamples):",
+        flush=True,
+    )
+    for g in sizes:
+        rng = np.random.default_rng(g)
+        first = rng.integers(0, g, judgments)
+        second = (first + rng.integers(1, g, judgments)) % g
+        strength = rng.normal(0, 0.5, g)
+        clusters = rng.integers(0, prompts, judgments)
+        won = rng.random(judgments) < expit(strength[first] - strength[second])
+        scores = np.where(rng.random(judgments) < 0.2, 0.5, won.astype(float))
+        pairs = len(np.unique(np.minimum(first, second) * g + np.maximum(first, second)))
+        common = {"first": first, "second": second, "scores": scores, "baseline": 0}
+        print(f"  G = {g:,}: {pairs:,} compared pairs", flush=True)
+        timed("point fit only", stats.bradley_terry_fit, **common, n_resamples=0)
+        timed("sandwich", stats.bradley_terry_fit, **common, clusters=clusters, ci="sandwich")
+        timed(
+            f"bootstrap {resamples:,}",
+            stats.bradley_terry_fit,
+            **common,
+            clusters=clusters,
+            n_resamples=resamples,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--judgments", type=int, default=1_000_000)
@@ -468,20 +556,55 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the study for the next run")
     parser.add_argument("--compare-with", metavar="REV", help="git revision to compare with")
     parser.add_argument("--compare-runs", type=int, default=3)
+    parser.add_argument(
+        "--design",
+        choices=("baseline", "all-pairs"),
+        default="baseline",
+        help="comparisons against the baseline (default) or between any pairs of models",
+    )
+    parser.add_argument("--bt-ci", help="Bradley-Terry CI of the whole computation")
+    parser.add_argument("--skip-page", action="store_true", help="do not time the demo page")
+    parser.add_argument(
+        "--growth",
+        metavar="G,G,...",
+        help="only time Bradley-Terry alone (no database) for these numbers of models",
+    )
+    parser.add_argument("--growth-judgments", type=int, default=200_000)
+    parser.add_argument("--growth-prompts", type=int, default=20_000)
+    parser.add_argument("--growth-resamples", type=int, default=2000)
+    parser.add_argument("--page-only", action="store_true", help="only time the demo page")
     args = parser.parse_args()
 
     print(f"machine: {machine()}")
     print(f"load average before: {loadavg()}", flush=True)
+    if args.growth:
+        bench_growth(
+            [int(g) for g in args.growth.split(",")],
+            args.growth_judgments,
+            args.growth_prompts,
+            args.growth_resamples,
+        )
+        print(f"\nload average after: {loadavg()}")
+        return
+    if args.page_only:
+        bench_page()
+        print(f"\nload average after: {loadavg()}")
+        return
     study = Study.objects.filter(slug=SLUG).first()
-    if study is None or judgment_count(study) != args.judgments:
-        study = set_up(args.prompts, args.generators, args.judgments)
+    if (
+        study is None
+        or study.generators.count() != args.generators
+        or abs(judgment_count(study) - args.judgments) > args.judgments // 20
+    ):
+        study = set_up(args.prompts, args.generators, args.judgments, args.design)
     else:
         print("set-up: reusing the existing study", flush=True)
     try:
-        bench_computation(study, args.naive_resamples)
+        bench_computation(study, args.naive_resamples, args.bt_ci)
         if args.compare_with:
             bench_compare(study, args.compare_with, args.compare_runs)
-        bench_page()
+        if not args.skip_page:
+            bench_page()
     finally:
         if not args.keep:
             drop(SLUG)

@@ -4,9 +4,12 @@ Part 1 draws many synthetic studies with a known true win rate (prompt random ef
 effects, ties) and reports how often each interval method (bootstrap, wilson, cluster) covers
 the truth. Part 2 times the vectorised prompt-clustered bootstrap of win rates and of
 Bradley-Terry ratings at 1,000,000 judgments over 100,000 prompts for 30 generators. Prints the
-machine it ran on (CPU model, cores, load, Python/numpy/scipy versions).
+machine it ran on (CPU model, cores, load, Python/numpy/scipy versions). Part 3
+(`--part bt-coverage`) draws studies with known Bradley-Terry ratings and prompt-clustered noise
+and reports how often each Bradley-Terry interval (bootstrap, sandwich) covers the truth.
 
     .venv/bin/python bench/stats_coverage.py [--replicates 2000] [--resamples 2000] [--quick]
+        [--part all|coverage|timing|bt-coverage]
 """
 
 from __future__ import annotations
@@ -134,6 +137,118 @@ def coverage(replicates: int, resamples: int) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True)
+class BTScenario:
+    """A Bradley-Terry study: random pairs of `n_models`, each prompt shifting every model's
+    strength by its own N(0, prompt_sd^2) effect (so judgments on one prompt are correlated)."""
+
+    name: str
+    n_models: int
+    n_prompts: int
+    per_prompt: int
+    prompt_sd: float
+    spread: float = 0.6  # true log-strengths ~ N(0, spread^2), fixed per scenario
+    tie_share: float = 0.2
+
+
+BT_SCENARIOS = (
+    BTScenario("8 models, 40 prompts x 10 judgments, prompt sd 1.0", 8, 40, 10, 1.0),
+    BTScenario("8 models, 200 prompts x 5 judgments, prompt sd 0.5", 8, 200, 5, 0.5),
+    BTScenario("12 models, 25 prompts x 40 judgments, prompt sd 0.8", 12, 25, 40, 0.8),
+    BTScenario("60 models, 150 prompts x 20 judgments, prompt sd 0.7", 60, 150, 20, 0.7),
+)
+
+
+def bt_truth(sc: BTScenario, strength: np.ndarray) -> np.ndarray:
+    """The ratings the fit estimates (Elo offsets from model 0): the Bradley-Terry solution of
+    the expected win shares. The prompt effects attenuate P(i beats j) to
+    E[sigmoid(t_i - t_j + e)], e ~ N(0, 2 sd^2) (Gauss-Hermite), and with every pair equally
+    likely the fit's population equations are those of a fit to these expected shares."""
+    from annotations.stats.bradley_terry import ELO_PER_NAT, _bt_map
+
+    nodes, weights = np.polynomial.hermite_e.hermegauss(60)
+    pa, pb = np.triu_indices(sc.n_models, 1)
+    d = strength[pa] - strength[pb]
+    e = math.sqrt(2.0) * sc.prompt_sd * nodes
+    q = (weights * (1 / (1 + np.exp(-(d[:, None] + e[None, :]))))).sum(axis=1) / weights.sum()
+    share = (1 - sc.tie_share) * q + sc.tie_share / 2
+    games = 1e9  # the prior's weight vanishes next to this many expected games per pair
+    theta = _bt_map(
+        (share * games)[None],
+        np.full((1, len(pa)), games),
+        pa,
+        pb,
+        sc.n_models,
+        np.zeros((1, sc.n_models)),
+        1e-4,
+    )[0]
+    return ELO_PER_NAT * (theta - theta[0])
+
+
+def bt_simulate(
+    sc: BTScenario, strength: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, ...]:
+    n = sc.n_prompts * sc.per_prompt
+    prompts = np.repeat(np.arange(sc.n_prompts), sc.per_prompt)
+    first = rng.integers(0, sc.n_models, n)
+    second = (first + rng.integers(1, sc.n_models, n)) % sc.n_models
+    effect = rng.normal(0, sc.prompt_sd, (sc.n_prompts, sc.n_models))
+    logit = strength[first] - strength[second] + effect[prompts, first] - effect[prompts, second]
+    won = rng.random(n) < 1 / (1 + np.exp(-logit))
+    tie = rng.random(n) < sc.tie_share
+    return first, second, np.where(tie, 0.5, won.astype(float)), prompts
+
+
+def bt_coverage(replicates: int, resamples: int) -> list[str]:
+    """Coverage of the 95% Bradley-Terry intervals of every non-baseline model, pooled."""
+    from annotations.stats import bradley_terry_fit
+
+    lines = [
+        "| scenario | CI | coverage | MC SE | mean CI width (Elo) | time per fit |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k, sc in enumerate(BT_SCENARIOS):
+        strength = np.random.default_rng([91, k]).normal(0, sc.spread, sc.n_models)
+        truth = bt_truth(sc, strength)
+        hits = {"bootstrap": 0, "sandwich": 0}
+        widths = dict.fromkeys(hits, 0.0)
+        seconds = dict.fromkeys(hits, 0.0)
+        counted = 0
+        for rep in range(replicates):
+            first, second, scores, prompts = bt_simulate(
+                sc, strength, np.random.default_rng([92, k, rep])
+            )
+            for ci in hits:
+                started = time.perf_counter()
+                fit = bradley_terry_fit(
+                    first=first,
+                    second=second,
+                    scores=scores,
+                    baseline=0,
+                    clusters=prompts,
+                    generators=np.arange(sc.n_models),
+                    n_resamples=resamples,
+                    seed=rep,
+                    ci=ci,
+                )
+                seconds[ci] += time.perf_counter() - started
+                for row in fit.ratings[1:]:
+                    true = 1000.0 + truth[int(row.generator)]
+                    hits[ci] += row.ci_low <= true <= row.ci_high
+                    widths[ci] += row.ci_high - row.ci_low
+            counted += sc.n_models - 1
+        for ci in hits:
+            cov = hits[ci] / counted
+            # Intervals of one replicate are correlated, so this binomial SE is a lower bound.
+            se = math.sqrt(cov * (1 - cov) / counted)
+            lines.append(
+                f"| {sc.name} | {ci} | {100 * cov:.1f}% | {100 * se:.1f} | "
+                f"{widths[ci] / counted:.0f} | {1000 * seconds[ci] / replicates:.0f} ms |"
+            )
+        print(f"  {sc.name}: done", flush=True)
+    return lines
+
+
 def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float, float]:
     walls, cpus = [], []
     for _ in range(repeats):
@@ -208,7 +323,9 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3, help="timing runs per computation")
     parser.add_argument("--quick", action="store_true", help="200 replicates, 1 timing run")
-    parser.add_argument("--part", choices=("all", "coverage", "timing"), default="all")
+    parser.add_argument(
+        "--part", choices=("all", "coverage", "timing", "bt-coverage"), default="all"
+    )
     args = parser.parse_args()
     if args.quick:
         args.replicates, args.repeats = 200, 1
@@ -221,6 +338,13 @@ def main() -> None:
             flush=True,
         )
         print("\n".join(coverage(args.replicates, args.resamples)))
+    if args.part in ("all", "bt-coverage"):
+        print(
+            f"\nCoverage of 95% Bradley-Terry intervals ({args.replicates} replicates, "
+            f"{args.resamples} bootstrap resamples):",
+            flush=True,
+        )
+        print("\n".join(bt_coverage(args.replicates, args.resamples)))
     if args.part in ("all", "timing"):
         print("\nTimings:", flush=True)
         print("\n".join(timings(args.resamples, args.repeats)))

@@ -126,3 +126,16 @@ def test_export_command_writes_results(tmp_path: Path) -> None:
         "export", study="hand", format="results-json", output=str(target), stderr=io.StringIO()
     )
     assert json.loads(target.read_text())["baseline"] == BASELINE
+
+
+def test_bt_ci_query_parameter(tmp_path: Path) -> None:
+    hand_study(tmp_path)
+    client = client_for("researcher")
+    data = client.get(URL, {"bt_ci": "bootstrap", "resamples": "200"}).json()
+    assert data["bradley_terry_method"]["ci"] == "bootstrap"
+    assert data["bradley_terry_method"]["n_resamples"] == 200
+    data = client.get(URL, {"bt_ci": "sandwich"}).json()
+    assert (data["bt_ci"], data["bradley_terry_method"]["n_resamples"]) == ("sandwich", 0)
+    response = client.get(URL, {"bt_ci": "nope"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "bt_ci"

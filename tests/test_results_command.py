@@ -95,3 +95,15 @@ def test_study_without_judgments_is_empty_but_valid(tmp_path: Path) -> None:
     data, err = run("--study", "hand", "--format", "json")
     assert json.loads(data)["generators"] == []
     assert "no judgments yet" in err
+
+
+def test_bt_ci_option_picks_the_bradley_terry_interval(tmp_path: Path) -> None:
+    hand_study(tmp_path)
+    data = json.loads(run("--study", "hand", "--format", "json", "--bt-ci", "sandwich")[0])
+    assert data["bt_ci"] == "sandwich"
+    assert data["bradley_terry_method"]["ci"] == "sandwich"
+    assert data["bradley_terry_method"]["n_resamples"] == 0
+    out, _ = run("--study", "hand", "--bt-ci", "sandwich")
+    assert "CI by prompt-clustered robust (sandwich) standard error" in out
+    with pytest.raises(CommandError, match="bt_ci"):
+        run("--study", "hand", "--bt-ci", "jackknife")

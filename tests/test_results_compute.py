@@ -6,7 +6,9 @@ computation passing them is the proof that it reads nothing itself.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,7 +162,9 @@ def test_bradley_terry_anchors_the_baseline_at_1000() -> None:
     assert ratings["Base"]["rating"] == pytest.approx(1000.0)
     assert ratings["Alpha"]["rating"] > 1000.0 > ratings["Beta"]["rating"]
     assert (ratings["Alpha"]["n"], ratings["Base"]["n"], ratings["Beta"]["n"]) == (5, 6, 3)
-    assert results["bradley_terry_method"]["n_resamples"] == 100
+    # The default Bradley-Terry interval (sandwich) draws no resamples, whatever the method.
+    assert results["bradley_terry_method"]["n_resamples"] == 0
+    assert results["bradley_terry_method"]["ci"] == "sandwich"
 
 
 def test_criteria_and_flags_come_from_the_rows_read() -> None:
@@ -198,3 +202,85 @@ def test_a_study_without_judgments_keeps_the_shape() -> None:
     assert results["resamples"] == 100
     assert results["agreement"]["n_comparisons"] == 0
     assert results["raters"] == []
+
+
+def test_bradley_terry_interval_is_its_own_option() -> None:
+    sandwich = compute(
+        inputs_of(),
+        ResultsOptions(
+            baseline_id=BASE,
+            method="bootstrap",
+            resamples=200,
+            seed=0,
+            confidence=0.95,
+            bt_ci="sandwich",
+        ),
+    )
+    info = sandwich["bradley_terry_method"]
+    assert (sandwich["bt_ci"], info["ci"], info["n_resamples"]) == ("sandwich", "sandwich", 0)
+    assert "sandwich" in info["method"] and "sandwich" in info["ci_description"]
+    # The win rates keep their own method and resamples.
+    assert sandwich["resamples"] == 200
+    assert by_name(sandwich["generators"])["Alpha"]["n_resamples"] == 200
+    booted = compute(
+        inputs_of(),
+        ResultsOptions(
+            baseline_id=BASE,
+            method="wilson",
+            resamples=150,
+            seed=0,
+            confidence=0.95,
+            bt_ci="bootstrap",
+        ),
+    )
+    assert booted["bradley_terry_method"]["n_resamples"] == 150
+    assert by_name(booted["bradley_terry"])["Alpha"]["rating"] == pytest.approx(
+        by_name(sandwich["bradley_terry"])["Alpha"]["rating"], abs=1e-9
+    )
+
+
+def test_cohen_kappa_of_every_rater_pair_matches_pandalms_published_figures() -> None:
+    """PandaLM's README (github.com/WeOpenML/PandaLM, "Test data") reports its annotators'
+    Cohen's kappas as 0.85 (#1-#2), 0.88 (#1-#3) and 0.86 (#2-#3): the same 999 items x 3
+    annotators through the whole results computation, under pseudonymous rater ids."""
+    rows = json.loads((Path(__file__).parent / "data" / "pandalm" / "testset-v1.json").read_text())
+    labels = np.array([[r["annotator1"], r["annotator2"], r["annotator3"]] for r in rows], int)
+    n_items = len(labels)
+    # PandaLM codes 0 tie, 1 response1 better, 2 response2 better; response 1 is output a.
+    preference = np.select([labels == 1, labels == 2], [1, -1], 0).ravel()
+    n = len(preference)
+    comparison = np.repeat(np.arange(n_items), 3)
+    arrays = JudgmentArrays(
+        id=np.arange(1, n + 1, dtype=np.int64),
+        comparison=comparison.astype(np.int64),
+        generator_a=np.full(n, ALPHA, dtype=np.int64),
+        generator_b=np.full(n, BASE, dtype=np.int64),
+        prompt=comparison.astype(np.int64),
+        rater=np.tile([101, 102, 103], n_items).astype(np.int64),
+        category=np.zeros(n, dtype=np.int32),
+        preference=preference.astype(np.int16),
+        both_bad=np.zeros(n, dtype=bool),
+        left_is_a=np.ones(n, dtype=bool),
+        duration_ms=np.full(n, -1, dtype=np.int64),
+        categories=("",),
+    )
+    inputs = ResultsInputs(
+        slug="pandalm",
+        name="PandaLM test set",
+        generators=GENERATORS,
+        arrays=arrays,
+        rater_pseudonyms={101: "rater-1", 102: "rater-2", 103: "rater-3"},
+    )
+    options = ResultsOptions(
+        baseline_id=BASE, method="wilson", resamples=100, seed=0, confidence=0.95, bt_ci="sandwich"
+    )
+    agreement = compute(inputs, options)["agreement"]
+    pairs = agreement["cohen_kappa_by_pair"]
+    assert [(p["rater_a"], p["rater_b"], p["n"]) for p in pairs] == [
+        ("rater-1", "rater-2", 999),
+        ("rater-1", "rater-3", 999),
+        ("rater-2", "rater-3", 999),
+    ]
+    assert [round(p["kappa"], 2) for p in pairs] == [0.85, 0.88, 0.86]
+    assert agreement["n_rater_pairs"] == 3
+    assert agreement["mean_cohen_kappa"] == pytest.approx(np.mean([p["kappa"] for p in pairs]))

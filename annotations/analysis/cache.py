@@ -26,7 +26,7 @@ RESULTS_VERSION = 1
 def _cache_key(study: Study, version: str, options: ResultsOptions) -> str:
     return (
         f"results:v{RESULTS_VERSION}:{study.pk}:{version}:{options.baseline_id}:"
-        f"{options.method}:{options.resamples}:{options.seed}:{options.confidence}"
+        f"{options.method}:{options.resamples}:{options.seed}:{options.confidence}:{options.bt_ci}"
     )
 
 
@@ -44,12 +44,13 @@ def study_results(
     resamples: int | str = DEFAULT_RESAMPLES,
     seed: int | str = 0,
     confidence: float | str = 0.95,
+    bt_ci: str | None = None,
 ) -> dict[str, Any]:
     """Win rates against the baseline with CIs, Bradley-Terry ratings, breakdowns, agreement,
     position bias and the raters table of `study`, as JSON-ready data.
 
-    Raises ValidationError for bad options (unknown baseline or method, resamples out of
-    range). A study without judgments gives the same shape with empty tables and a note.
+    Raises ValidationError for bad options (unknown baseline, method or bt_ci, resamples out
+    of range). A study without judgments gives the same shape with empty tables and a note.
     Cached in Django's default cache until a judgment is added or removed.
     """
     options = results_options_validate(
@@ -59,6 +60,7 @@ def study_results(
         resamples=resamples,
         seed=seed,
         confidence=confidence,
+        bt_ci=bt_ci,
     )
     return study_results_for_options(study=study, options=options)
 

@@ -19,7 +19,7 @@ import numpy.typing as npt
 # this module, and a worker that never computes results (exports, judging) should not carry it.
 from annotations import stats
 from annotations.analysis.inputs import GeneratorRow, JudgmentArrays, ResultsInputs
-from annotations.analysis.options import METHODS, ResultsOptions
+from annotations.analysis.options import BT_CI_METHODS, METHODS, ResultsOptions
 
 
 def _num(value: float) -> float | None:
@@ -190,13 +190,22 @@ def _agreement_and_raters(
         "pairwise_agreement_without_ties": _num(agreement.pairwise_agreement_without_ties),
         "n_rater_pairs": len(agreement.cohen_kappa_by_pair),
         "mean_cohen_kappa": _num(agreement.mean_cohen_kappa),
+        "cohen_kappa_by_pair": [
+            {
+                "rater_a": pseudonym[int(pair.rater_a)],
+                "rater_b": pseudonym[int(pair.rater_b)],
+                "n": pair.n_items,
+                "kappa": _num(pair.kappa),
+            }
+            for pair in agreement.cohen_kappa_by_pair
+        ],
         "fleiss_kappa": _num(agreement.fleiss_kappa),
         "krippendorff_alpha_ordinal": _num(agreement.krippendorff_alpha_ordinal),
         "krippendorff_alpha_nominal": _num(agreement.krippendorff_alpha_nominal),
         "method": (
             "over comparisons with two or more judgments: raw pairwise agreement with and "
-            "without ties, Cohen's kappa per overlapping rater pair (mean shown), Fleiss' kappa, "
-            "Krippendorff's alpha"
+            "without ties, Cohen's kappa per overlapping rater pair (each, and their mean), "
+            "Fleiss' kappa, Krippendorff's alpha"
         ),
     }
 
@@ -353,6 +362,7 @@ def _results_compute(
             confidence=options.confidence,
             n_resamples=options.resamples,
             seed=options.seed,
+            ci=options.bt_ci,
         )
         for row in fit.ratings:
             if row.n_comparisons == 0:
@@ -377,6 +387,8 @@ def _results_compute(
             "n_prompts": fit.n_clusters,
             "n_resamples": fit.n_resamples,
             "confidence": fit.confidence,
+            "ci": fit.ci,
+            "ci_description": BT_CI_METHODS[fit.ci],
         }
 
     agreement, position_bias, raters = side.result()
@@ -389,6 +401,7 @@ def _results_compute(
         "confidence": options.confidence,
         "resamples": options.resamples if options.method == "bootstrap" else 0,
         "seed": options.seed,
+        "bt_ci": options.bt_ci,
         "n_judgments": len(arrays),
         "n_judgments_vs_baseline": int(involved.sum()),
         "computed_at": computed_at,

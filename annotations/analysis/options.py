@@ -1,4 +1,4 @@
-"""The options of a results computation: method, resamples, seed, confidence and baseline."""
+"""The options of a results computation: method, resamples, seed, confidence, baseline, bt_ci."""
 
 from __future__ import annotations
 
@@ -19,6 +19,16 @@ METHODS: dict[str, str] = {
     "wilson": "Wilson score interval (judgments taken as independent)",
     "cluster": "cluster-robust standard error by prompt (Miller 2024)",
 }
+# The interval of the Bradley-Terry ratings, an option of its own: the win-rate method does not
+# decide it, so wilson or cluster win rates never pay for 2,000 Bradley-Terry refits.
+BT_CI_METHODS: dict[str, str] = {
+    "bootstrap": "prompt-clustered percentile bootstrap (refits on resampled prompts)",
+    "sandwich": "prompt-clustered robust (sandwich) standard error, normal interval",
+}
+# Chosen by coverage: in bench/stats_coverage.py --part bt-coverage the sandwich covered at
+# least as often as the bootstrap in every scenario (figures in bench/RESULTS.md), at a
+# fraction of the cost.
+DEFAULT_BT_CI = "sandwich"
 MIN_RESAMPLES = 100
 MAX_RESAMPLES = 10_000
 
@@ -32,6 +42,7 @@ class ResultsOptions:
     resamples: int
     seed: int
     confidence: float
+    bt_ci: str = DEFAULT_BT_CI
 
 
 def results_query_parse(*, query: Mapping[str, Any]) -> dict[str, Any]:
@@ -42,6 +53,7 @@ def results_query_parse(*, query: Mapping[str, Any]) -> dict[str, Any]:
         "method": query.get("method") or "bootstrap",
         "resamples": query.get("resamples") or DEFAULT_RESAMPLES,
         "seed": query.get("seed") or 0,
+        "bt_ci": query.get("bt_ci") or DEFAULT_BT_CI,
     }
 
 
@@ -64,6 +76,7 @@ def results_options_validate(
     resamples: Any = None,
     seed: Any = None,
     confidence: Any = None,
+    bt_ci: str | None = None,
 ) -> ResultsOptions:
     """Check the options of a results request; raises ValidationError naming the bad field."""
     # Imported here so that the pure computation, which imports the option types from this
@@ -91,6 +104,11 @@ def results_options_validate(
     method = method or "bootstrap"
     if method not in METHODS:
         errors["method"] = f"unknown method {method!r}; choose from {', '.join(METHODS)}"
+    bt_ci = bt_ci or DEFAULT_BT_CI
+    if bt_ci not in BT_CI_METHODS:
+        errors["bt_ci"] = (
+            f"unknown Bradley-Terry CI {bt_ci!r}; choose from {', '.join(BT_CI_METHODS)}"
+        )
     values: dict[str, Any] = {}
     for field, value, default in (
         ("resamples", resamples, DEFAULT_RESAMPLES),
@@ -128,4 +146,5 @@ def results_options_validate(
         resamples=values["resamples"],
         seed=values["seed"],
         confidence=level,
+        bt_ci=bt_ci,
     )

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from annotations.analysis.cache import study_results
 from annotations.analysis.options import (
+    BT_CI_METHODS,
     MAX_RESAMPLES,
     METHODS,
     MIN_RESAMPLES,
@@ -31,7 +32,8 @@ class StudyResultsView(APIView):
     position bias and raters, in the contract of `manage.py results --format json`.
 
     Query parameters: `baseline` (a model name; default the study's), `method` (bootstrap,
-    wilson, cluster), `resamples` (100-10000), `seed`. Bad values get 400 with
+    wilson, cluster), `resamples` (100-10000), `seed`, `bt_ci` (the Bradley-Terry interval:
+    bootstrap or sandwich). Bad values get 400 with
     {"detail", "errors": [{"field", "message"}]}.
     """
 
@@ -44,6 +46,7 @@ class StudyResultsView(APIView):
             OpenApiParameter("method", str, enum=list(METHODS)),
             OpenApiParameter("resamples", int, description=f"{MIN_RESAMPLES}-{MAX_RESAMPLES}"),
             OpenApiParameter("seed", int),
+            OpenApiParameter("bt_ci", str, enum=list(BT_CI_METHODS)),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )

@@ -31,6 +31,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     ),
     "bradley_terry": (
         "BASELINE_RATING",
+        "BT_CI_DESCRIPTIONS",
         "DEFAULT_BT_REGULARIZATION",
         "ELO_PER_NAT",
         "BradleyTerry",

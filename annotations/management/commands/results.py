@@ -8,7 +8,13 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotations.analysis.cache import study_results
-from annotations.analysis.options import MAX_RESAMPLES, METHODS, MIN_RESAMPLES
+from annotations.analysis.options import (
+    BT_CI_METHODS,
+    DEFAULT_BT_CI,
+    MAX_RESAMPLES,
+    METHODS,
+    MIN_RESAMPLES,
+)
 from annotations.errors import validation_message
 from annotations.exports.results import results_csv, results_json
 from annotations.management.options import study_option_add, study_option_get
@@ -78,8 +84,8 @@ def results_table(results: dict[str, Any]) -> str:
         out += [
             "",
             f"Bradley-Terry ratings (Elo scale, {results['baseline']} = 1000), from all "
-            f"{info['n_judgments']:,} judgments; {level}% CI by prompt-clustered bootstrap, "
-            f"{info['n_resamples']:,} resamples.",
+            f"{info['n_judgments']:,} judgments; {level}% CI by {info['ci_description']}"
+            + (f", {info['n_resamples']:,} resamples." if info["n_resamples"] else "."),
             "",
         ]
         bt_rows = [
@@ -132,6 +138,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", default="0", help="bootstrap seed")
         parser.add_argument(
+            "--bt-ci",
+            default=DEFAULT_BT_CI,
+            help=f"Bradley-Terry CI: {', '.join(BT_CI_METHODS)} (default {DEFAULT_BT_CI})",
+        )
+        parser.add_argument(
             "--format",
             default="table",
             choices=["table", "json", "csv"],
@@ -147,6 +158,7 @@ class Command(BaseCommand):
                 method=options["method"],
                 resamples=options["resamples"],
                 seed=options["seed"],
+                bt_ci=options["bt_ci"],
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from exc

@@ -80,7 +80,7 @@ TABLE: dict[str, list[Probe]] = {
     ],
     "studies/<slug:slug>/raters/": [
         Probe("get", "/studies/{slug}/raters/", (302, 403, 200, 200)),
-        Probe("get", "/studies/no-such-study/raters/", (302, 404, 404, 404)),
+        Probe("get", "/studies/no-such-study/raters/", (302, 403, 404, 404)),
     ],
     "studies/<slug:slug>/results/figure.<str:fmt>": [
         Probe("get", "/studies/{slug}/results/figure.svg", (302, 403, 200, 200))

@@ -12,10 +12,10 @@ from annotations.selectors.roster import roster_stream, study_quality_thresholds
 
 @login_required
 def raters_page(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study, slug=slug)
     if not request.user.can_see_results:
-        # Raters never see other raters' work, as on the results page.
+        # Raters never see other raters' work, nor learn which studies exist (403 before 404).
         return render(request, "annotations/results_forbidden.html", status=403)
+    study = get_object_or_404(Study, slug=slug)
     rows = list(roster_stream(study=study))
     return render(
         request,

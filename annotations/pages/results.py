@@ -34,9 +34,10 @@ def _forbidden(request: HttpRequest) -> HttpResponse | None:
 
 @login_required
 def results_page(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study, slug=slug)
+    # The role first: a rater must not learn from 403 against 404 which studies exist.
     if (denied := _forbidden(request)) is not None:
         return denied
+    study = get_object_or_404(Study, slug=slug)
     options = results_query_parse(query=request.GET)
     try:
         results = study_results(study=study, **options)
@@ -65,9 +66,10 @@ def results_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def results_figure(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
-    study = get_object_or_404(Study, slug=slug)
+    # The role first: a rater must not learn from 403 against 404 which studies exist.
     if (denied := _forbidden(request)) is not None:
         return denied
+    study = get_object_or_404(Study, slug=slug)
     if fmt not in FIGURE_FORMATS:
         raise Http404("Unknown figure format.")
     try:
@@ -95,9 +97,9 @@ def results_figure(request: HttpRequest, slug: str, fmt: str) -> HttpResponse:
 
 @login_required
 def results_version(request: HttpRequest, slug: str) -> HttpResponse:
-    study = get_object_or_404(Study, slug=slug)
     if not request.user.can_see_results:
         return JsonResponse(
             error_body([], detail="Only researchers and admins can see results."), status=403
         )
+    study = get_object_or_404(Study, slug=slug)
     return JsonResponse({"version": study_results_version(study=study)})

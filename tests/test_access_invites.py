@@ -8,6 +8,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
@@ -142,6 +143,30 @@ def test_an_expired_link_gets_a_clear_410_page() -> None:
     assert _sign_up(token, "late")[1].status_code == 410
     assert logged_in(make_user("member-late")).get(f"/join/{token}/").status_code == 410
     assert Client().get(f"/join/{token}/?PROLIFIC_PID=abc").status_code == 410
+
+
+def test_members_come_back_through_an_expired_or_used_up_link() -> None:
+    study = judging_study(slug="inv", prompts=1, access="invite")
+    invite, token = invite_create(study=study, uses=1, days=1)
+    worker = Client()
+    assert worker.get(f"/join/{token}/?PROLIFIC_PID=p1").status_code == 302
+    Invite.objects.filter(pk=invite.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    again = Client().get(f"/join/{token}/?PROLIFIC_PID=p1")
+    assert again.status_code == 302
+    assert Client().get(f"/join/{token}/?PROLIFIC_PID=p2").status_code == 410
+    assert Membership.objects.filter(study=study).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [({"days": float("nan")}, "days"), ({"days": 1e10}, "days"), ({"uses": 2**31}, "uses")],
+)
+def test_invite_bounds_are_refused_naming_the_field(options: dict, field: str) -> None:
+    study = judging_study(slug="inv", prompts=1)
+    with pytest.raises(ValidationError) as refused:
+        invite_create(study=study, **options)
+    assert field in refused.value.message_dict
+    assert not Invite.objects.exists()
 
 
 def test_an_unknown_token_is_404_and_a_closed_study_says_so() -> None:

@@ -1,4 +1,4 @@
-"""The rater-quality study settings: --min-seconds and threshold overrides, checked on the way in."""
+"""The rater-quality study settings: --min-seconds and threshold overrides, checked going in."""
 
 from __future__ import annotations
 

@@ -12,14 +12,24 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from annotations.models import Study
-from annotations.services.access import invite_create, invite_url, members_import
+from annotations.services.access import (
+    MAX_INVITE_DAYS,
+    MAX_INVITE_USES,
+    invite_create,
+    invite_url,
+    members_import,
+)
 
 MAX_MEMBERS_FILE = 5 * 2**20
 
 
 class InviteForm(forms.Form):
-    uses = forms.IntegerField(min_value=1, required=False, help_text="Empty: any number.")
-    days = forms.FloatField(min_value=0.01, required=False, help_text="Empty: never expires.")
+    uses = forms.IntegerField(
+        min_value=1, max_value=MAX_INVITE_USES, required=False, help_text="Empty: any number."
+    )
+    days = forms.FloatField(
+        min_value=0.01, max_value=MAX_INVITE_DAYS, required=False, help_text="Empty: never expires."
+    )
 
 
 class MembersForm(forms.Form):

@@ -76,14 +76,27 @@ def invite_url(*, token: str, base_url: str | None = None) -> str:
     return (base_url or invite_base_url()).rstrip("/") + reverse("join", args=[token])
 
 
+# The uses column is a 32-bit integer; ten years is longer than any study runs.
+MAX_INVITE_USES = 2**31 - 1
+MAX_INVITE_DAYS = 3650
+
+
 def invite_create(
     *, study: Study, uses: int | None = None, days: float | None = None
 ) -> tuple[Invite, str]:
     """A new invite link to `study`: (invite, token). The token is shown now or never."""
-    if uses is not None and uses < 1:
-        raise ValidationError({"uses": "must be at least 1 (leave it out for no limit)"})
-    if days is not None and days <= 0:
-        raise ValidationError({"days": "must be more than 0 (leave it out for no expiry)"})
+    if uses is not None and not 1 <= uses <= MAX_INVITE_USES:
+        raise ValidationError(
+            {"uses": f"must be from 1 to {MAX_INVITE_USES:,} (leave it out for no limit)"}
+        )
+    # `not (0 < days <= ...)` also refuses NaN, which compares false with everything.
+    if days is not None and not 0 < days <= MAX_INVITE_DAYS:
+        raise ValidationError(
+            {
+                "days": f"must be more than 0 and at most {MAX_INVITE_DAYS} "
+                "(leave it out for no expiry)"
+            }
+        )
     token = secrets.token_urlsafe(32)
     expires_at = timezone.now() + timedelta(days=days) if days is not None else None
     invite = Invite.objects.create(
@@ -100,11 +113,17 @@ def invite_find(*, token: str) -> Invite | None:
 
 
 def invite_check(*, invite: Invite, new_member: bool = True) -> None:
-    """Refuse with InviteGone when the link has expired or, for a `new_member`, has no uses
-    left (its members come back through it whatever its count)."""
+    """Refuse a `new_member` with InviteGone when the link has expired or has no uses left.
+
+    The study's members come back through it whatever its count or age: for a crowd account
+    the link is the only way back to work it is being paid for. A newcomer's use is taken, and
+    checked again, atomically when the membership is made (_invite_take).
+    """
+    if not new_member:
+        return
     if invite.expires_at is not None and invite.expires_at <= timezone.now():
         raise InviteGone("has expired")
-    if new_member and invite.uses_left is not None and invite.uses_left <= 0:
+    if invite.uses_left is not None and invite.uses_left <= 0:
         raise InviteGone("has been used up")
 
 
@@ -146,11 +165,12 @@ def arrival_parse(*, params: Mapping[str, str]) -> Arrival | None:
     '_' or '-'. MTurk's preview (assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE) is an arrival with
     preview set: the worker sees the instructions and no account is made.
     """
+    # MTurk's preview may come without a workerId: the assignment id alone says it.
+    if params.get("assignmentId") == MTURK_PREVIEW:
+        return Arrival(platform=Platform.MTURK, platform_id="", preview=True)
     for platform, (person, session, study) in PLATFORM_PARAMS.items():
         if person not in params:
             continue
-        if platform == Platform.MTURK and params.get("assignmentId") == MTURK_PREVIEW:
-            return Arrival(platform=platform, platform_id="", preview=True)
         values = {}
         for name in (person, session, study):
             if name is None:
@@ -194,7 +214,12 @@ def membership_add(
             with transaction.atomic():
                 membership.save()
         except IntegrityError:
-            # A concurrent arrival of the same person made it first: theirs stands.
+            membership = None
+        if membership is None:
+            # A concurrent arrival of the same person made it first: theirs stands, and the use
+            # this one took goes back (one person, one use).
+            if created and invite is not None and invite.uses_left is not None:
+                Invite.objects.filter(pk=invite.pk).update(uses_left=F("uses_left") + 1)
             return Membership.objects.get(study=study, user=user), False
     return membership, created
 

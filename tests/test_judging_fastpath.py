@@ -62,7 +62,7 @@ def test_fast_and_serializer_paths_answer_alike(monkeypatch: pytest.MonkeyPatch)
     assert fast.status_code == slow.status_code == 201
     for response in (fast, slow):
         assert response["Content-Type"] == "application/json"
-        assert "Accept" in response["Vary"]
+        assert "Accept" not in response.get("Vary", "")  # JSON whatever the Accept header
         assert response["Allow"] == "POST, OPTIONS"
     fast_body, slow_body = fast.json(), slow.json()
     assert set(fast_body) == set(slow_body)

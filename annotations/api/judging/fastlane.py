@@ -19,7 +19,6 @@ import orjson
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
-from django.utils.cache import patch_vary_headers
 from rest_framework.authentication import CSRFCheck
 
 from annotations.api.judging.answers import (
@@ -81,8 +80,8 @@ def _response(answer: Answer) -> HttpResponse:
         response = HttpResponse(
             orjson.dumps(data), status=status_code, content_type="application/json"
         )
+    # No "Vary: Accept": the API answers JSON whatever the client accepts, as the DRF views do.
     response["Allow"] = "POST, OPTIONS"
-    patch_vary_headers(response, ("Accept",))
     return response
 
 

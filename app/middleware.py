@@ -20,7 +20,9 @@ from django.views import defaults
 from annotations.errors import error_body, too_large_message
 
 # Everything a page needs comes from this site: no inline script, no plugin, no framing, no
-# request elsewhere. Views with needs of their own (the judging page, the API docs) set theirs.
+# request elsewhere. Views with needs of their own (the API docs) set theirs.
+# The judging page relies on it: model outputs are hostile input, and even if a rendering bug
+# let markup through, no inline or foreign script, plugin or outside request could run there.
 DEFAULT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "

@@ -18,6 +18,7 @@ from django.template import loader
 from django.views import defaults
 
 from annotations.errors import error_body, too_large_message
+from annotations.services.access import CROWD_SESSION_KEY
 
 # Everything a page needs comes from this site: no inline script, no plugin, no framing, no
 # request elsewhere. Views with needs of their own (the API docs) set theirs.
@@ -178,6 +179,24 @@ class DatabaseHealthMiddleware:
                 connection.close()
             else:
                 connection.health_check_done = True
+        return self.get_response(request)
+
+
+class CrowdSessionLimit:
+    """Mark the user of a crowd-link session with the study it is limited to.
+
+    The access rule (annotations.selectors.judging.MAY_JUDGE_SQL) reads `session_study_id`
+    from the user, wherever the user came from (pages, the DRF views, the rater fast lane). A
+    request without the session key (token clients, every other session) pays one dict lookup.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        study_id = request.session.get(CROWD_SESSION_KEY)
+        if study_id is not None and request.user.is_authenticated:
+            request.user.session_study_id = study_id
         return self.get_response(request)
 
 

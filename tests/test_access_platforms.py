@@ -127,6 +127,31 @@ def test_a_crowd_account_judges_only_the_study_it_joined(link: str) -> None:
     assert "/studies/crowd/judge/" in home and "/studies/open-to-all/judge/" not in home
 
 
+def test_a_crowd_session_is_limited_to_the_study_whose_link_signed_it_in(link: str) -> None:
+    other = judging_study(slug="crowd-b", prompts=1, access="invite")
+    _, other_token = invite_create(study=other)
+    first = Client()
+    first.get(f"{link}?PROLIFIC_PID=p7")
+    second = Client()
+    second.get(f"/join/{other_token}/?PROLIFIC_PID=p7")
+    # The same account is a member of both, but each session judges only its own study,
+    # on the page and through the rater API alike.
+    assert Membership.objects.filter(user__username="prolific:p7").count() == 2
+    assert first.get("/studies/crowd/judge/").status_code == 200
+    assert first.get("/studies/crowd-b/judge/").status_code == 404
+    assert second.get("/studies/crowd-b/judge/").status_code == 200
+    assert second.get("/studies/crowd/judge/").status_code == 404
+    csrf = second.cookies["csrftoken"].value
+    api = second.post("/api/studies/crowd/assignments/next", HTTP_X_CSRFTOKEN=csrf)
+    assert api.status_code == 404 and api["Content-Type"] == "application/json"
+    assert (
+        second.post("/api/studies/crowd-b/assignments/next", HTTP_X_CSRFTOKEN=csrf).status_code
+        == 200
+    )
+    home = second.get("/").content.decode()
+    assert "/studies/crowd-b/judge/" in home and "/studies/crowd/judge/" not in home
+
+
 def test_crowd_names_cannot_be_registered_by_hand() -> None:
     # The colon is refused by the username rules everywhere people name accounts; only the
     # crowd sign-in makes such names.

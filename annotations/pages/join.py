@@ -12,6 +12,7 @@ from annotations.errors import validation_message
 from annotations.models import Study
 from annotations.rendering import markdown_render
 from annotations.services.access import (
+    CROWD_SESSION_KEY,
     InviteGone,
     arrival_parse,
     crowd_sign_in,
@@ -61,6 +62,7 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
         if arrival is not None:
             user = crowd_sign_in(invite=invite, arrival=arrival)
             login(request, user, backend=SIGN_IN_BACKEND)
+            request.session[CROWD_SESSION_KEY] = study.pk
             return _enter(request, study)
         if request.user.is_authenticated:
             member_join(invite=invite, user=request.user)

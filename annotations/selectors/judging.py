@@ -80,16 +80,24 @@ RATER_JUDGED_SQL = (
 # (crowd accounts judge only the studies they joined), or when they are its member. Parameters:
 # rater (the user id) and crowd (User.is_crowd). For an open study the membership probe is
 # never reached, so the lookups that carry the rule cost no more than before.
+#
+# A crowd account signed in through a study's link is limited to that study for the session
+# (parameter `only`, the study id, or NULL): the platform paid for that study's work.
 MAY_JUDGE_SQL = (
     "((s.access = 'open' AND NOT %(crowd)s) OR EXISTS (SELECT 1 FROM annotations_membership m"
     " WHERE m.study_id = s.id AND m.user_id = %(rater)s))"
+    " AND (%(only)s::bigint IS NULL OR s.id = %(only)s::bigint)"
 )
 JUDGEABLE_SQL = f"s.is_open AND {MAY_JUDGE_SQL}"
 
 
 def rater_access_params(*, rater: User) -> dict[str, Any]:
-    """The parameters MAY_JUDGE_SQL takes for `rater`."""
-    return {"rater": rater.pk, "crowd": rater.is_crowd}
+    """The parameters MAY_JUDGE_SQL takes for `rater` (session_study_id: see CrowdSessionLimit)."""
+    return {
+        "rater": rater.pk,
+        "crowd": rater.is_crowd,
+        "only": getattr(rater, "session_study_id", None),
+    }
 
 
 def completion_url_fill(*, url: str, code: str) -> str:

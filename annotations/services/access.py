@@ -76,6 +76,9 @@ def invite_url(*, token: str, base_url: str | None = None) -> str:
     return (base_url or invite_base_url()).rstrip("/") + reverse("join", args=[token])
 
 
+# The session key that limits a crowd account's session to the study whose link signed it in.
+CROWD_SESSION_KEY = "crowd_study_id"
+
 # The uses column is a 32-bit integer; ten years is longer than any study runs.
 MAX_INVITE_USES = 2**31 - 1
 MAX_INVITE_DAYS = 3650

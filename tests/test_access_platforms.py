@@ -9,7 +9,8 @@ from django.test import Client
 from annotations.models import Assignment, Invite, Membership, User
 from annotations.services.access import invite_create
 from annotations.services.users import user_create_or_update
-from tests.judging_support import judging_study
+from tests.access_support import logged_in
+from tests.judging_support import judging_study, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -150,6 +151,18 @@ def test_a_crowd_session_is_limited_to_the_study_whose_link_signed_it_in(link: s
     )
     home = second.get("/").content.decode()
     assert "/studies/crowd-b/judge/" in home and "/studies/crowd/judge/" not in home
+
+
+def test_a_link_asks_before_replacing_a_signed_in_account(link: str) -> None:
+    client = logged_in(make_user("alice"))
+    page = client.get(f"{link}?participant=someone_else")
+    assert page.status_code == 200
+    assert "Continue as participant:someone_else" in page.content.decode()
+    assert client.get("/api/me").json()["username"] == "alice"
+    assert not User.objects.filter(username="participant:someone_else").exists()
+    confirmed = client.post(f"{link}?participant=someone_else")
+    assert confirmed.status_code == 302
+    assert client.get("/api/me").json()["username"] == "participant:someone_else"
 
 
 def test_crowd_names_cannot_be_registered_by_hand() -> None:

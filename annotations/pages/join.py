@@ -58,6 +58,16 @@ def join(request: HttpRequest, token: str) -> HttpResponse:
     if arrival is not None and arrival.preview:
         context = {"study": study, "instructions_html": markdown_render(study.instructions)}
         return render(request, "annotations/join_preview.html", context)
+    if (
+        arrival is not None
+        and request.method == "GET"
+        and request.user.is_authenticated
+        and request.user.username != arrival.username
+    ):
+        # A link someone else sent must not silently swap this browser's account for theirs
+        # (the work, and the pay, would go to that account): ask first, by POST.
+        context = {"study": study, "current": request.user.username, "arrival": arrival}
+        return render(request, "annotations/join_switch.html", context)
     try:
         if arrival is not None:
             user = crowd_sign_in(invite=invite, arrival=arrival)

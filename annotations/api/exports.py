@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,17 +18,6 @@ from annotations.errors import django_errors, error_item
 from annotations.exports.registry import export_open
 from annotations.models import Study
 from annotations.selectors.judgment_filters import judgment_filter_build
-
-
-class IgnoreFormatParameter(DefaultContentNegotiation):
-    """`?format=` names the export here, not a DRF renderer; errors are always JSON."""
-
-    def select_renderer(
-        self, request: Request, renderers: list[Any], format_suffix: str | None = None
-    ) -> tuple[Any, str]:
-        renderer = renderers[0]
-        return renderer, renderer.media_type
-
 
 SUMMARY_HEADERS = {
     "X-Export-Comparisons": lambda s: s["comparisons"],
@@ -53,7 +39,6 @@ class StudyExportView(APIView):
     """
 
     permission_classes = [IsAuthenticated, IsResearcherOrAdmin]
-    content_negotiation_class = IgnoreFormatParameter
 
     # The formats and their media types are filled in from the registry by the schema hook.
     @extend_schema(

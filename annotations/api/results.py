@@ -21,7 +21,6 @@ from annotations.analysis.options import (
     results_query_parse,
 )
 from annotations.api.errors import error_response
-from annotations.api.exports import IgnoreFormatParameter
 from annotations.api.permissions import IsResearcherOrAdmin
 from annotations.errors import django_errors
 from annotations.models import Study
@@ -38,7 +37,6 @@ class StudyResultsView(APIView):
     """
 
     permission_classes = [IsAuthenticated, IsResearcherOrAdmin]
-    content_negotiation_class = IgnoreFormatParameter
 
     @extend_schema(
         parameters=[

@@ -59,7 +59,10 @@ TABLE: dict[str, list[Probe]] = {
     # told the link is for raters. A platform's parameters sign in whoever opens it.
     "join/<str:token>/": [
         Probe("get", "/join/{token}/", (200, 302, 403, 403)),
-        Probe("get", "/join/{token}/?PROLIFIC_PID=p1&STUDY_ID=s&SESSION_ID=x", (302,) * 4),
+        # Signed in already: a page asks before switching to the crowd account.
+        Probe(
+            "get", "/join/{token}/?PROLIFIC_PID=p1&STUDY_ID=s&SESSION_ID=x", (302, 200, 200, 200)
+        ),
         Probe(
             "get",
             "/join/{token}/?workerId=w1&assignmentId=ASSIGNMENT_ID_NOT_AVAILABLE&hitId=h",
@@ -202,7 +205,9 @@ def _routes(patterns: list, prefix: str = "") -> list[str]:
 
 
 def _world() -> dict[str, Any]:
-    study = judging_study(slug="roles", prompts=3)
+    # Overlap 1: the other rater's lease is on another pair, so undoing {own} stays allowed
+    # (a pair served to someone else just before or after the judgment cannot be revised).
+    study = judging_study(slug="roles", prompts=3, overlap=1)
     second = judging_study(slug="roles-skip", prompts=1)
     rater = make_user("role-rater", "rater")
     other = make_user("role-other", "rater")

@@ -9,16 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 
-from annotations.stats import DEFAULT_RESAMPLES
+from annotations.stats.defaults import CI_METHOD_DESCRIPTIONS, DEFAULT_RESAMPLES
 
 if TYPE_CHECKING:
     from annotations.models import Study
 
-METHODS: dict[str, str] = {
-    "bootstrap": "prompt-clustered percentile bootstrap",
-    "wilson": "Wilson score interval (judgments taken as independent)",
-    "cluster": "cluster-robust standard error by prompt (Miller 2024)",
-}
+METHODS = CI_METHOD_DESCRIPTIONS
 # The interval of the Bradley-Terry ratings, an option of its own: the win-rate method does not
 # decide it, so wilson or cluster win rates never pay for 2,000 Bradley-Terry refits.
 BT_CI_METHODS: dict[str, str] = {

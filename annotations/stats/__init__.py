@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from annotations.stats.defaults import DEFAULT_RESAMPLES
+from annotations.stats.defaults import CI_METHOD_DESCRIPTIONS, DEFAULT_RESAMPLES
 
 # The public names of each module, loaded on first use.
 _PUBLIC: dict[str, tuple[str, ...]] = {
@@ -62,7 +62,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
 }
 _HOMES = {name: module for module, names in _PUBLIC.items() for name in names}
 
-__all__ = ["DEFAULT_RESAMPLES", *_HOMES]
+__all__ = ["CI_METHOD_DESCRIPTIONS", "DEFAULT_RESAMPLES", *_HOMES]
 
 
 def __getattr__(name: str) -> Any:

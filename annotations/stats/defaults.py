@@ -5,3 +5,10 @@
 # bench/stats_coverage.py times it at 100,000 prompts. This module imports nothing, so the URL
 # configuration and the commands read the default without loading numpy or scipy.
 DEFAULT_RESAMPLES = 2000
+
+# The win-rate interval methods, with the description every output names (the one list).
+CI_METHOD_DESCRIPTIONS: dict[str, str] = {
+    "bootstrap": "prompt-clustered percentile bootstrap",
+    "wilson": "Wilson score interval (judgments taken as independent)",
+    "cluster": "cluster-robust standard error by prompt (Miller 2024)",
+}

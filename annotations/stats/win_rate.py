@@ -12,10 +12,10 @@ import numpy.typing as npt
 
 from annotations.stats._common import as_scores, check_length, py_value, two_sided_z_p, z_value
 from annotations.stats.bootstrap import dense_codes, label_entropy, resampled_cluster_totals
-from annotations.stats.defaults import DEFAULT_RESAMPLES
+from annotations.stats.defaults import CI_METHOD_DESCRIPTIONS, DEFAULT_RESAMPLES
 
 CIMethod = Literal["bootstrap", "wilson", "cluster"]
-CI_METHODS: tuple[str, ...] = ("bootstrap", "wilson", "cluster")
+CI_METHODS: tuple[str, ...] = tuple(CI_METHOD_DESCRIPTIONS)
 
 
 P_VALUE_CLUSTER_SCORE = (

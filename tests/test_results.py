@@ -91,6 +91,15 @@ def test_win_rates_match_the_hand_count_with_wilson_intervals(tmp_path: Path) ->
     assert (beta["ci_low"], beta["ci_high"]) == tuple(pytest.approx(v) for v in wilson(0.375, 4))
     # Sorted best first.
     assert [g["name"] for g in results["generators"]] == ["Alpha", "Beta"]
+    # The two Wilson intervals overlap: the same CI-aware rank. Holm over the two p-values:
+    # the smaller one doubled, the larger one at least that (its own times one).
+    assert alpha["rank"] == beta["rank"] == 1
+    p_small, p_large = sorted([alpha["p_value"], beta["p_value"]])
+    holm = {alpha["p_value"]: alpha["p_value_holm"], beta["p_value"]: beta["p_value_holm"]}
+    assert holm[p_small] == pytest.approx(min(1.0, 2 * p_small))
+    assert holm[p_large] == pytest.approx(max(min(1.0, 2 * p_small), p_large))
+    # 7 and 4 judgments on 4 prompts: below the documented minimums (30 and 10).
+    assert alpha["reliable"] is False and beta["reliable"] is False
 
 
 def test_baseline_shown_left_and_chosen_is_a_loss_for_the_candidate(tmp_path: Path) -> None:
@@ -312,6 +321,11 @@ def test_llmfao_demo_study_matches_a_direct_count_of_its_file() -> None:
         )
     gpt4 = rows["GPT 4"]
     assert (gpt4["wins"], gpt4["ties"], gpt4["losses"]) == (33, 9, 10)
+    # 52 judgments on 13 prompts: above the minimums; ranks follow the definition.
+    assert gpt4["reliable"] is True
+    for row in results["generators"]:
+        above = sum(other["ci_low"] > row["ci_high"] for other in results["generators"])
+        assert row["rank"] == 1 + above
     bt = by_name(results["bradley_terry"])
     assert bt["Weaver 12k"]["rating"] == pytest.approx(1000.0)
     assert len(bt) == 59 and all(r["connected"] for r in bt.values())

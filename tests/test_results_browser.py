@@ -42,7 +42,7 @@ def test_researcher_sees_table_and_figure_rater_gets_403(
     rows = page.locator("#win-rates tbody tr")
     assert rows.count() == 2
     alpha = rows.nth(0).locator("td").all_inner_texts()
-    assert alpha[:4] == ["Alpha", "7", "3 / 2 / 2", "57.1%"]
+    assert alpha[:5] == ["1", "Alpha few data", "7", "3 / 2 / 2", "57.1%"]
     image = page.locator(".results-figure img")
     image.wait_for()
     page.wait_for_function(

@@ -53,6 +53,31 @@ def _sort_key(row: dict[str, Any]) -> tuple[float, str]:
     return (-(rate if rate is not None else -1.0), row["name"])
 
 
+def _bound(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _ranks_add(rows: list[dict[str, Any]]) -> None:
+    """`rank`: 1 + how many rows' intervals lie wholly above this one's (ties share a rank)."""
+    ranks = stats.ci_aware_ranks(
+        ci_low=[_bound(r["ci_low"]) for r in rows], ci_high=[_bound(r["ci_high"]) for r in rows]
+    )
+    for row, rank in zip(rows, ranks, strict=True):
+        row["rank"] = int(rank)
+
+
+def _honesty_add(rows: list[dict[str, Any]]) -> None:
+    """CI-aware ranks, Holm-adjusted p-values over the models, and `reliable` on each row."""
+    _ranks_add(rows)
+    holm = stats.holm_adjust(p_values=[_bound(r["p_value"]) for r in rows])
+    for row, p_holm in zip(rows, holm, strict=True):
+        row["p_value_holm"] = _num(p_holm)
+        row["reliable"] = (
+            row["n"] >= stats.MIN_RELIABLE_JUDGMENTS
+            and row["n_prompts"] >= stats.MIN_RELIABLE_PROMPTS
+        )
+
+
 class _Names:
     """Generator ids -> codes in name order (stable seeds for each generator's bootstrap)."""
 
@@ -320,6 +345,7 @@ def _results_compute(
     for row in generators:
         row["family"] = meta[row["name"]].family
         row["size"] = meta[row["name"]].size
+    _honesty_add(generators)
 
     n_categories = len(arrays.categories)
     categories = []
@@ -380,6 +406,7 @@ def _results_compute(
         bradley_terry.sort(
             key=lambda r: (-(r["rating"] if r["rating"] is not None else -1e9), r["name"])
         )
+        _ranks_add(bradley_terry)
         bt_info = {
             "method": fit.method,
             "scale": "Elo: P(i beats j) = 1 / (1 + 10^((R_j - R_i) / 400)); baseline at 1000",

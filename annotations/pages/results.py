@@ -21,7 +21,11 @@ from annotations.analysis.options import (
 from annotations.errors import error_body
 from annotations.models import Study
 from annotations.selectors.results import study_results_version
-from annotations.stats import DEFAULT_RESAMPLES
+from annotations.stats.defaults import (
+    DEFAULT_RESAMPLES,
+    MIN_RELIABLE_JUDGMENTS,
+    MIN_RELIABLE_PROMPTS,
+)
 
 REFRESH_SECONDS = 30
 
@@ -57,6 +61,8 @@ def results_page(request: HttpRequest, slug: str) -> HttpResponse:
             "min_resamples": MIN_RESAMPLES,
             "max_resamples": MAX_RESAMPLES,
             "default_resamples": DEFAULT_RESAMPLES,
+            "min_judgments": MIN_RELIABLE_JUDGMENTS,
+            "min_prompts": MIN_RELIABLE_PROMPTS,
             "query": request.GET.urlencode(),
             "refresh_seconds": REFRESH_SECONDS,
             "figure_formats": list(FIGURE_FORMATS),

@@ -11,7 +11,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from annotations.stats.defaults import CI_METHOD_DESCRIPTIONS, DEFAULT_RESAMPLES
+from annotations.stats.defaults import (
+    CI_METHOD_DESCRIPTIONS,
+    DEFAULT_RESAMPLES,
+    MIN_RELIABLE_JUDGMENTS,
+    MIN_RELIABLE_PROMPTS,
+)
 
 # The public names of each module, loaded on first use.
 _PUBLIC: dict[str, tuple[str, ...]] = {
@@ -51,6 +56,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "PositionBiasReport",
         "position_bias_test",
     ),
+    "ranking": ("ci_aware_ranks", "holm_adjust"),
     "rater_quality": (
         "REASONS",
         "QualityThresholds",
@@ -62,7 +68,13 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
 }
 _HOMES = {name: module for module, names in _PUBLIC.items() for name in names}
 
-__all__ = ["CI_METHOD_DESCRIPTIONS", "DEFAULT_RESAMPLES", *_HOMES]
+__all__ = [
+    "CI_METHOD_DESCRIPTIONS",
+    "DEFAULT_RESAMPLES",
+    "MIN_RELIABLE_JUDGMENTS",
+    "MIN_RELIABLE_PROMPTS",
+    *_HOMES,
+]
 
 
 def __getattr__(name: str) -> Any:

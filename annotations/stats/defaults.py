@@ -12,3 +12,9 @@ CI_METHOD_DESCRIPTIONS: dict[str, str] = {
     "wilson": "Wilson score interval (judgments taken as independent)",
     "cluster": "cluster-robust standard error by prompt (Miller 2024)",
 }
+
+# Below these, a win rate is marked `reliable: false`: with fewer judgments or prompts the
+# interval itself is unreliable (a bootstrap over 3 prompts, a 0/0/3 record with a CI of
+# 0%-0%), so the page says so instead of showing false precision.
+MIN_RELIABLE_JUDGMENTS = 30
+MIN_RELIABLE_PROMPTS = 10

@@ -31,34 +31,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import database_url, server_execute, server_url  # noqa: E402
 from bench.machine import machine_line  # noqa: E402
 
 BENCH_DB = "bench_rating"
 SLUG = "bench-rating"
-
-
-def _server_url() -> str:
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if not url:
-        from app.embedded_db import embedded_database_url
-
-        url = embedded_database_url()
-    return url
-
-
-def _with_db(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    query = ""
-    if "?" in url.rpartition("/")[2]:
-        query = "?" + url.rpartition("/")[2].split("?", 1)[1]
-    return f"{base}/{name}{query}"
-
-
-def _admin(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def setup(
@@ -460,13 +437,13 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    server = _server_url()
-    db_url = _with_db(server, BENCH_DB)
+    server = server_url()
+    db_url = database_url(server, BENCH_DB)
     if not args.reuse:
-        _admin(server, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        _admin(server, f"CREATE DATABASE {BENCH_DB}")
+        server_execute(server, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        server_execute(server, f"CREATE DATABASE {BENCH_DB}")
     # Only this database's sessions get it; the server's own configuration is left alone.
-    _admin(server, f"ALTER DATABASE {BENCH_DB} SET commit_delay = {int(args.commit_delay)}")
+    server_execute(server, f"ALTER DATABASE {BENCH_DB} SET commit_delay = {int(args.commit_delay)}")
     gunicorn = None
     load_before = Path("/proc/loadavg").read_text().strip()
     try:
@@ -561,7 +538,7 @@ def main() -> None:
             gunicorn.wait(timeout=30)
     checks = check(db_url, args.overlap)
     if not args.keep:
-        _admin(server, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+        server_execute(server, f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
     next_ms = result["next_ms"]
     print(f"machine: {machine_line(postgres=checks['pg'])}")

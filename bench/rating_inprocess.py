@@ -19,8 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import database_url, server_url  # noqa: E402
 from bench.machine import machine_line  # noqa: E402
-from bench.rating_bench import BENCH_DB, SLUG, _server_url, _with_db  # noqa: E402
+from bench.rating_bench import BENCH_DB, SLUG  # noqa: E402
 
 
 def main() -> None:
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--profile", help="write a pyinstrument HTML profile here")
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = _with_db(_server_url(), BENCH_DB)
+    os.environ["DATABASE_URL"] = database_url(server_url(), BENCH_DB)
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key-not-for-deployment")
     os.environ["DJANGO_DEBUG"] = "0"
     os.environ["DJANGO_SECURE_SSL_REDIRECT"] = "0"

@@ -32,33 +32,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import database_url, server_execute, server_url  # noqa: E402
 from bench.machine import machine_line  # noqa: E402
 
 DB_NAME = "bench_soak"
 SLUG = "soak"
 MODELS = ("base", "m1", "m2", "m3")
-
-
-def _server_url() -> str:
-    url = os.environ.get("DATABASE_URL", "").strip()
-    if not url:
-        from app.embedded_db import embedded_database_url
-
-        url = embedded_database_url()
-    return url
-
-
-def _with_db(url: str, name: str) -> str:
-    base, _, last = url.rpartition("/")
-    query = "?" + last.split("?", 1)[1] if "?" in last else ""
-    return f"{base}/{name}{query}"
-
-
-def _admin(url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql)
 
 
 def machine() -> dict[str, Any]:
@@ -191,10 +170,10 @@ def main() -> None:
     options = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SECRET_KEY", "soak-only-" + "x" * 50)
-    server_url = _server_url()
-    db_url = _with_db(server_url, DB_NAME)
-    _admin(server_url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    _admin(server_url, f"CREATE DATABASE {DB_NAME}")
+    postgres = server_url()
+    db_url = database_url(postgres, DB_NAME)
+    server_execute(postgres, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    server_execute(postgres, f"CREATE DATABASE {DB_NAME}")
     try:
         print(f"Setting up {options.prompts:,} prompts and {options.raters} raters...", flush=True)
         tokens = setup(db_url, options.raters, options.prompts)
@@ -261,7 +240,7 @@ def main() -> None:
         print(json.dumps(report))
     finally:
         if not options.keep:
-            _admin(server_url, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+            server_execute(postgres, f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
 
 def _effective_config(env: dict[str, str], options: argparse.Namespace) -> dict[str, int]:

@@ -23,7 +23,7 @@ from annotations.models import (
 )
 from annotations.selectors.catalog import generator_get, generator_list, study_get, study_list
 from annotations.services.generators import generator_update
-from annotations.services.studies import study_create_or_update
+from annotations.services.studies import STUDY_SETTINGS, study_create_or_update
 
 _SMALLINT_MAX = 32767
 
@@ -37,30 +37,9 @@ class StudySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Study
-        fields = [
-            "slug",
-            "name",
-            "description",
-            "instructions",
-            "baseline",
-            "pairing",
-            "scale",
-            "allow_both_bad",
-            "criteria",
-            "flags",
-            "rationale",
-            "overlap",
-            "lease_minutes",
-            "is_open",
-            "access",
-            "quota",
-            "completion_code",
-            "completion_url",
-            "min_seconds",
-            "quality_thresholds",
-            "created_at",
-            "updated_at",
-        ]
+        # The study's settings come from their one list; the API adds the slug, the baseline's
+        # name and the times.
+        fields = ["slug", "baseline", *STUDY_SETTINGS, "created_at", "updated_at"]
         read_only_fields = fields
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotations.management.options import study_option_add
 from annotations.models import Study
 from annotations.services.loading import LoadError
 from annotations.services.loading.reading import Progress
@@ -88,7 +89,7 @@ class LoadCommand(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help=self.file_help)
-        parser.add_argument("--study", required=True, help="slug of the study")
+        study_option_add(parser=parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(run(type(self).load, path=options["file"], slug=options["study"]))

@@ -182,6 +182,39 @@ class Study(models.Model):
         blank=True,
         help_text='Overrides of the rater quality thresholds, e.g. {"streak_at_least": 20}.',
     )
+    # Control items and screening (services/quality.py, README "Rater quality control").
+    gold_rate = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Share of served items that are gold pairs (empty: 0.1 once gold is loaded).",
+    )
+    repeat_rate = models.FloatField(
+        default=0.0, help_text="Share of served items that repeat an earlier pair, swapped."
+    )
+    qualification = models.PositiveSmallIntegerField(
+        default=0, help_text="Gold items a new rater answers before the regular ones (0: none)."
+    )
+    qualification_pass = models.FloatField(
+        default=0.8, help_text="Share of the qualification items to answer right to pass."
+    )
+    qualification_retry = models.BooleanField(
+        default=False, help_text="A rater who fails the qualification may try once more."
+    )
+    screenout_code = models.CharField(
+        max_length=100, blank=True, default="", help_text="Shown to a rater who is screened out."
+    )
+    screenout_url = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="Where a screened-out rater goes; {code} is replaced by the screen-out code.",
+    )
+    gold_min_accuracy = models.FloatField(
+        default=0.6, help_text="A rater below this gold accuracy is paused (0: never)."
+    )
+    gold_min_n = models.PositiveSmallIntegerField(
+        default=5, help_text="Gold answers needed before a rater can be paused or flagged."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -201,6 +234,18 @@ class Study(models.Model):
             models.CheckConstraint(condition=Q(access__in=Access.values), name="study_access"),
             models.CheckConstraint(
                 condition=Q(quota__isnull=True) | Q(quota__gte=1), name="study_quota_positive"
+            ),
+            models.CheckConstraint(
+                condition=(Q(gold_rate__isnull=True) | Q(gold_rate__gte=0))
+                & Q(repeat_rate__gte=0)
+                & (Q(gold_rate__isnull=True) | Q(gold_rate__lte=1.0 - F("repeat_rate"))),
+                name="study_control_rates",
+            ),
+            models.CheckConstraint(
+                condition=Q(repeat_rate__lte=1)
+                & Q(qualification_pass__gte=0, qualification_pass__lte=1)
+                & Q(gold_min_accuracy__gte=0, gold_min_accuracy__lte=1),
+                name="study_quality_shares",
             ),
         ]
 
@@ -575,3 +620,212 @@ class Invite(models.Model):
 
     def __str__(self) -> str:
         return f"invite {self.pk} to {self.study_id}"
+
+
+class ControlKind(models.TextChoices):
+    GOLD = "gold", "Gold pair"
+    REPEAT = "repeat", "Swapped repeat"
+
+
+class GoldItem(models.Model):
+    """A pair with a known answer: two loaded outputs of one of the study's prompts, or an
+    attention check with a prompt and outputs of its own (not part of the study's data).
+
+    The texts are stored on the item in both shapes, so that serving one reads one row; the
+    prompt and outputs are kept for the first shape (deleting them deletes the item).
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="gold_items")
+    key = models.CharField(max_length=200)
+    prompt = models.ForeignKey(
+        Prompt, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    better_output = models.ForeignKey(
+        Output, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    worse_output = models.ForeignKey(
+        Output, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    prompt_text = models.TextField()
+    messages = models.JSONField(null=True, blank=True)
+    better_text = models.TextField()
+    worse_text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["study", "key"]
+        constraints = [
+            # An attention check is known by its key; a pair of loaded outputs by the pair
+            # (several pairs of one prompt share the prompt's key).
+            models.UniqueConstraint(
+                fields=["study", "key"], condition=Q(prompt__isnull=True), name="gold_unique_key"
+            ),
+            models.UniqueConstraint(
+                fields=["prompt", "better_output", "worse_output"],
+                condition=Q(prompt__isnull=False),
+                name="gold_unique_pair",
+            ),
+            models.CheckConstraint(condition=~Q(key=""), name="gold_key_not_empty"),
+            models.CheckConstraint(
+                condition=Q(prompt__isnull=True)
+                | (Q(better_output__isnull=False) & Q(worse_output__isnull=False)),
+                name="gold_pair_outputs",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ControlCheck(models.Model):
+    """A control item served to one rater (a gold pair or a swapped repeat) and their answer.
+
+    Never a Judgment: results, exports, training pairs and the overlap k read judgments only,
+    so control answers cannot leak into the data. The id is drawn from the assignments'
+    sequence, so the rater API addresses both alike and ids give nothing away. Orientation:
+    for gold, output "a" is the better one; for a repeat, the repeated comparison's a/b.
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="+")
+    rater = models.ForeignKey(User, on_delete=models.CASCADE, related_name="control_checks")
+    kind = models.CharField(max_length=8, choices=ControlKind.choices)
+    gold = models.ForeignKey(
+        GoldItem, on_delete=models.CASCADE, null=True, blank=True, related_name="checks"
+    )
+    repeat_of = models.ForeignKey(
+        Judgment, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # The qualification attempt (1 or 2) this gold item was served in; None outside screening.
+    qualification = models.PositiveSmallIntegerField(null=True, blank=True)
+    left_is_a = models.BooleanField()
+    status = models.CharField(
+        max_length=8, choices=AssignmentStatus.choices, default=AssignmentStatus.OPEN
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The answer, canonical like Judgment.preference (positive favours "a").
+    preference = models.SmallIntegerField(null=True, blank=True)
+    both_bad = models.BooleanField(default=False)
+    criteria = models.JSONField(default=dict, blank=True)
+    flags = models.JSONField(default=dict, blank=True)
+    rationale = models.TextField(blank=True, default="")
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    revised_at = models.DateTimeField(null=True, blank=True)
+    # Gold: the better output chosen. Repeat: the same canonical answer (a, b or tie) as the
+    # repeated judgment. None until answered.
+    correct = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ControlKind.values), name="control_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="gold") & Q(gold__isnull=False) & Q(repeat_of__isnull=True))
+                | (Q(kind="repeat") & Q(repeat_of__isnull=False) & Q(gold__isnull=True)),
+                name="control_kind_target",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=AssignmentStatus.values), name="control_status"
+            ),
+            # Each rater meets a gold item at most once, and repeats a judgment at most once.
+            models.UniqueConstraint(
+                fields=["gold", "rater"],
+                condition=Q(gold__isnull=False),
+                name="control_gold_once_per_rater",
+            ),
+            models.UniqueConstraint(
+                fields=["repeat_of"],
+                condition=Q(repeat_of__isnull=False),
+                name="control_repeat_once",
+            ),
+            models.UniqueConstraint(
+                fields=["study", "rater"],
+                condition=Q(status="open"),
+                name="control_one_open_per_rater",
+            ),
+        ]
+        indexes = [models.Index(fields=["rater", "study", "status"], name="control_rater_study")]
+
+    def __str__(self) -> str:
+        return f"control check {self.pk} ({self.kind}, {self.status})"
+
+
+class Qualification(models.TextChoices):
+    NONE = "", "Not screened"
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Screened out"
+
+
+class RaterStanding(models.Model):
+    """Where a rater stands in a study: screening, pause, exclusion (current state).
+
+    A rater with no row is in good standing. Paused, excluded and screened-out raters get no
+    more items; an excluded rater's judgments drop out of results, exports and the overlap k.
+    Every change is also written to RaterEvent (who, when, why).
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="standings")
+    rater = models.ForeignKey(User, on_delete=models.CASCADE, related_name="standings")
+    qualification = models.CharField(
+        max_length=8, choices=Qualification.choices, blank=True, default=""
+    )
+    qualification_attempt = models.PositiveSmallIntegerField(default=1)
+    paused = models.BooleanField(default=False)
+    paused_reason = models.TextField(blank=True, default="")
+    excluded = models.BooleanField(default=False)
+    excluded_reason = models.TextField(blank=True, default="")
+    excluded_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    excluded_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "rater"], name="standing_unique"),
+            models.CheckConstraint(
+                condition=Q(qualification__in=Qualification.values), name="standing_qualification"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["study"], condition=Q(excluded=True), name="standing_excluded")
+        ]
+
+    def __str__(self) -> str:
+        return f"standing of {self.rater_id} in {self.study_id}"
+
+
+class RaterAction(models.TextChoices):
+    PAUSE = "pause", "Paused"
+    RESUME = "resume", "Resumed"
+    EXCLUDE = "exclude", "Excluded"
+    INCLUDE = "include", "Included again"
+    QUALIFY = "qualify", "Passed the qualification"
+    SCREEN_OUT = "screen_out", "Screened out"
+    RETRY = "retry", "Started a second qualification attempt"
+
+
+class RaterEvent(models.Model):
+    """One recorded action on a rater in a study: who (None: the app itself), when, why."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="rater_events")
+    rater = models.ForeignKey(User, on_delete=models.CASCADE, related_name="rater_events")
+    action = models.CharField(max_length=16, choices=RaterAction.choices)
+    reason = models.TextField(blank=True, default="")
+    by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["study", "at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(action__in=RaterAction.values), name="rater_event_action"
+            )
+        ]
+        indexes = [models.Index(fields=["study", "rater", "at"], name="rater_event_rater")]
+
+    def __str__(self) -> str:
+        return f"{self.action} of {self.rater_id} in {self.study_id}"

@@ -30,6 +30,17 @@ class ProgressSerializer(serializers.Serializer):
     completion_url = serializers.CharField(
         allow_null=True, help_text="null until complete; {code} filled in"
     )
+    stopped = serializers.ChoiceField(
+        choices=["paused", "screened_out"],
+        allow_null=True,
+        help_text="null, or why no more items come: paused (or excluded), screened_out",
+    )
+    screenout_code = serializers.CharField(
+        allow_null=True, help_text="the study's screen-out code once screened out"
+    )
+    screenout_url = serializers.CharField(
+        allow_null=True, help_text="the screen-out URL once screened out; {code} filled in"
+    )
 
 
 class ProgressView(APIView):

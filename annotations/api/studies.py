@@ -86,6 +86,26 @@ class StudySettingsInput(serializers.Serializer):
         required=False,
         help_text="Overrides of the rater-quality thresholds, by name (see the README).",
     )
+    gold_rate = serializers.FloatField(
+        min_value=0, max_value=1, required=False, help_text="Share of items that are gold pairs."
+    )
+    repeat_rate = serializers.FloatField(
+        min_value=0, max_value=1, required=False, help_text="Share of items that are repeats."
+    )
+    qualification = serializers.IntegerField(
+        min_value=0,
+        max_value=_SMALLINT_MAX,
+        required=False,
+        help_text="Gold items a new rater answers first (0: no screening).",
+    )
+    qualification_pass = serializers.FloatField(min_value=0, max_value=1, required=False)
+    qualification_retry = serializers.BooleanField(required=False)
+    screenout_code = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    screenout_url = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, help_text="{code} is filled in."
+    )
+    gold_min_accuracy = serializers.FloatField(min_value=0, max_value=1, required=False)
+    gold_min_n = serializers.IntegerField(min_value=0, max_value=_SMALLINT_MAX, required=False)
 
     def validate_baseline(self, value: str) -> str:
         if not value.strip():

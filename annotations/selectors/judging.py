@@ -11,6 +11,7 @@ from annotations.db.prepared import sql_rows
 from annotations.models import (
     SCALE_MAX_STRENGTH,
     Assignment,
+    ControlCheck,
     Criterion,
     Flag,
     Judgment,
@@ -68,11 +69,14 @@ def study_form(*, study: Study) -> dict[str, Any]:
     }
 
 
-# The rater's judgments in the study: what the quota caps (the pick SQL carries it too).
+# The items the rater answered in the study, judgments and control items alike (a rater
+# cannot tell them apart): what the quota caps (the pick SQL carries it too).
 RATER_JUDGED_SQL = (
-    "(SELECT count(*) FROM annotations_judgment qj"
+    "((SELECT count(*) FROM annotations_judgment qj"
     " JOIN annotations_comparison qc ON qc.id = qj.comparison_id"
     " WHERE qj.rater_id = %(rater)s AND qc.study_id = %(study)s)"
+    " + (SELECT count(*) FROM annotations_controlcheck qk"
+    " WHERE qk.rater_id = %(rater)s AND qk.study_id = %(study)s AND qk.status = 'done'))"
 )
 
 # The access rule, its one home, as a condition on a study row ``s``: a rater may judge a study
@@ -124,7 +128,10 @@ def rater_progress(*, study: Study, rater: User) -> dict[str, Any]:
               {RATER_JUDGED_SQL},
               (SELECT count(*) FROM annotations_assignment a
                 WHERE a.rater_id = %(rater)s AND a.study_id = %(study)s
-                  AND a.status = 'skipped'),
+                  AND a.status = 'skipped')
+              + (SELECT count(*) FROM annotations_controlcheck k
+                  WHERE k.rater_id = %(rater)s AND k.study_id = %(study)s
+                    AND k.status = 'skipped'),
               (SELECT count(*) FROM annotations_comparison c
                 WHERE c.study_id = %(study)s AND c.judgment_count < %(overlap)s),
               (SELECT count(*) FROM annotations_assignment a
@@ -132,17 +139,28 @@ def rater_progress(*, study: Study, rater: User) -> dict[str, Any]:
                 WHERE a.rater_id = %(rater)s AND a.study_id = %(study)s
                   AND a.status <> 'open' AND c.judgment_count < %(overlap)s),
               (SELECT m.completed_at FROM annotations_membership m
-                WHERE m.study_id = %(study)s AND m.user_id = %(rater)s)
+                WHERE m.study_id = %(study)s AND m.user_id = %(rater)s),
+              (SELECT CASE WHEN st.qualification = 'failed' THEN 'screened_out'
+                           WHEN st.paused OR st.excluded THEN 'paused' END
+                 FROM annotations_raterstanding st
+                WHERE st.study_id = %(study)s AND st.rater_id = %(rater)s)
             """,  # noqa: S608 - built from fixed fragments; values are bound
             {"rater": rater.pk, "study": study.pk, "overlap": study.overlap},
         )
-        judged, skipped, needing, met_needing, completed_at = cursor.fetchone()
+        judged, skipped, needing, met_needing, completed_at, stopped = cursor.fetchone()
     remaining = max(0, needing - met_needing)
     if study.quota is not None:
         remaining = min(remaining, max(0, study.quota - judged))
     quota_reached = study.quota is not None and judged >= study.quota
     complete = completed_at is not None or quota_reached or (remaining == 0 and judged > 0)
+    if stopped is not None:
+        # Paused, excluded or screened out: no more items, and no completion code for work
+        # not done (a screened-out crowd rater gets the study's screen-out code instead).
+        complete = completed_at is not None
+        remaining = 0
     code = study.completion_code if complete else ""
+    screened_out = stopped == "screened_out"
+    screenout_code = study.screenout_code if screened_out else ""
     return {
         "judged": judged,
         "skipped": skipped,
@@ -153,6 +171,14 @@ def rater_progress(*, study: Study, rater: User) -> dict[str, Any]:
         "completion_url": (
             completion_url_fill(url=study.completion_url, code=code)
             if complete and study.completion_url
+            else None
+        ),
+        # None, "paused" (also an excluded rater: they are not told more) or "screened_out".
+        "stopped": stopped,
+        "screenout_code": screenout_code or None,
+        "screenout_url": (
+            completion_url_fill(url=study.screenout_url, code=screenout_code)
+            if screened_out and study.screenout_url
             else None
         ),
     }
@@ -260,6 +286,23 @@ def assignment_load(*, assignment_id: int, rater: User) -> Assignment | None:
     assignment.study = Study.from_db(connection.alias, _STUDY_NAMES, row[split:])
     assignment.rater = rater
     return assignment
+
+
+_CONTROL_CHECK_SQL = (
+    "SELECT k.id FROM annotations_controlcheck k JOIN annotations_study s ON s.id = k.study_id"  # noqa: S608 - built from fixed fragments; values are bound
+    f" WHERE k.id = %(assignment)s AND k.rater_id = %(rater)s AND {MAY_JUDGE_SQL}"
+)
+
+
+def control_check_load(*, check_id: int, rater: User) -> ControlCheck | None:
+    """The rater's own control item (services/quality.py) with its study, or None, under the
+    same rule as assignment_load: an id that is not an assignment may be one of these."""
+    rows = sql_rows(
+        sql=_CONTROL_CHECK_SQL, params={"assignment": check_id, **rater_access_params(rater=rater)}
+    )
+    if not rows:
+        return None
+    return ControlCheck.objects.select_related("study").get(pk=check_id)
 
 
 def judgment_view(*, judgment: Judgment) -> dict[str, Any]:

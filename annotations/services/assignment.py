@@ -84,6 +84,8 @@ class PickRule:
 
     counts: str | None = None
     order: str = "c.study_id, c.judgment_count, c.id"
+    # Whether the rater may be leased anything in the study (their standing, quality control).
+    rater_ok: str = ""
 
     @cached_property
     def counted_sql(self) -> str:
@@ -137,6 +139,7 @@ SELECT set_config('prefeval.pick', coalesce((
                         WHERE o.study_id = %(study)s AND o.rater_id = %(rater)s
                           AND o.status = 'open')
        AND (%(quota)s::integer IS NULL OR {RATER_JUDGED_SQL} < %(quota)s::integer)
+       AND {self.rater_ok or RATER_IN_GOOD_STANDING}
        AND NOT EXISTS (SELECT 1 FROM annotations_assignment m
                         WHERE m.comparison_id = c.id AND m.rater_id = %(rater)s)
        AND NOT EXISTS (SELECT 1 FROM annotations_judgment jr
@@ -189,12 +192,45 @@ RETURNING id"""  # noqa: S608 - built from fixed fragments; values are bound
 _LIVE = "l.comparison_id = c.id AND l.status = 'open' AND l.expires_at > %(now)s"
 _LIVE_OTHERS = f"{_LIVE} AND l.rater_id <> %(rater)s"
 
-# Today's rule: every judgment counts, fewest judgments first.
+# A rater who is paused, excluded or screened out is leased nothing (services/quality.py);
+# a rater with no standing row is in good standing. One probe of standing_unique.
+RATER_IN_GOOD_STANDING = (
+    "NOT EXISTS (SELECT 1 FROM annotations_raterstanding st"
+    " WHERE st.study_id = %(study)s AND st.rater_id = %(rater)s"
+    " AND (st.paused OR st.excluded OR st.qualification = 'failed'))"
+)
+# In a study that screens raters, regular pairs go only to raters who passed.
+RATER_QUALIFIED = (
+    "EXISTS (SELECT 1 FROM annotations_raterstanding st"
+    " WHERE st.study_id = %(study)s AND st.rater_id = %(rater)s"
+    " AND st.qualification = 'passed' AND NOT st.paused AND NOT st.excluded)"
+)
+
+# With control items, a rater holding an open one gets no regular lease beside it (a second
+# tab's request that raced the one that served it).
+_NO_OPEN_CHECK = (
+    "NOT EXISTS (SELECT 1 FROM annotations_controlcheck ck"
+    " WHERE ck.study_id = %(study)s AND ck.rater_id = %(rater)s AND ck.status = 'open')"
+)
+
+# Today's rule: judgments of raters in good standing count (Comparison.judgment_count),
+# fewest first.
 PICK_RULE = PickRule()
+CONTROLLED_PICK_RULE = PickRule(rater_ok=f"{RATER_IN_GOOD_STANDING} AND {_NO_OPEN_CHECK}")
+SCREENED_PICK_RULE = PickRule(rater_ok=f"{RATER_QUALIFIED} AND {_NO_OPEN_CHECK}")
+
+
+def study_controls_active(*, study: Study) -> bool:
+    """Whether `study` serves control items or screens raters (services/quality.py)."""
+    return bool(study.gold_rate) or study.repeat_rate > 0 or study.qualification > 0
 
 
 def study_pick_rule(*, study: Study) -> PickRule:
     """The pick rule of `study`; the next and submit paths both take it from here."""
+    if study.qualification > 0:
+        return SCREENED_PICK_RULE
+    if study_controls_active(study=study):
+        return CONTROLLED_PICK_RULE
     return PICK_RULE
 
 
@@ -379,6 +415,15 @@ def assignment_next(*, study: Study, rater: User) -> Assignment | None:
     The lease comes back with its comparison, prompt and both outputs loaded.
     """
     _require_rater(study=study, rater=rater)
+    # Imported here: quality control builds on the judging service, which builds on this one.
+    from annotations.services.quality import control_check_lease, control_next
+
+    if study_controls_active(study=study):
+        decision = control_next(study=study, rater=rater)
+        if decision.check is not None:
+            return control_check_lease(check=decision.check)
+        if decision.stopped:
+            return None
     rule = study_pick_rule(study=study)
     for _ in range(3):
         now = timezone.now()

@@ -228,8 +228,10 @@ def verdict_validate(
     )
 
 
-def _duration(*, assignment: Assignment, reported: Any, now: datetime) -> int:
-    elapsed = max(0, int((now - assignment.created_at).total_seconds() * 1000))
+def duration_from_report(*, started: datetime, reported: Any, now: datetime) -> int:
+    """The time on task to store: the client's report when it fits the time since the item
+    was served (`started`), else that time."""
+    elapsed = max(0, int((now - started).total_seconds() * 1000))
     if (
         isinstance(reported, int)
         and not isinstance(reported, bool)
@@ -302,7 +304,9 @@ def _judgment_build(
         criteria=verdict.criteria,
         flags=verdict.flags,
         rationale=verdict.rationale,
-        duration_ms=_duration(assignment=assignment, reported=duration_ms, now=now),
+        duration_ms=duration_from_report(
+            started=assignment.created_at, reported=duration_ms, now=now
+        ),
         source=JudgmentSource.WEB,
         created_at=now,
     )

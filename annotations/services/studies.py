@@ -45,6 +45,15 @@ STUDY_SETTINGS = (
     "completion_url",
     "min_seconds",
     "quality_thresholds",
+    "gold_rate",
+    "repeat_rate",
+    "qualification",
+    "qualification_pass",
+    "qualification_retry",
+    "screenout_code",
+    "screenout_url",
+    "gold_min_accuracy",
+    "gold_min_n",
 )
 
 
@@ -142,16 +151,46 @@ def _access_settings_check(settings: dict[str, Any]) -> None:
             raise ValidationError({"quota": "must be a whole number (0 for no cap)"})
         # 0 lifts the cap: None would mean "leave unchanged" to this function.
         settings["quota"] = quota or None
-    for field in ("completion_code", "completion_url"):
+    for field in ("completion_code", "completion_url", "screenout_code", "screenout_url"):
         if field in settings:
             settings[field] = settings[field].strip()
-    url = settings.get("completion_url")
-    if url:
-        try:
-            URLValidator(schemes=["http", "https"])(url.replace("{code}", "CODE"))
-        except ValidationError as exc:
-            message = "must be an http(s) URL; {code} in it is replaced by the code"
-            raise ValidationError({"completion_url": message}) from exc
+    for field in ("completion_url", "screenout_url"):
+        url = settings.get(field)
+        if url:
+            try:
+                URLValidator(schemes=["http", "https"])(url.replace("{code}", "CODE"))
+            except ValidationError as exc:
+                message = "must be an http(s) URL; {code} in it is replaced by the code"
+                raise ValidationError({field: message}) from exc
+
+
+def _share_check(settings: dict[str, Any], field: str) -> None:
+    value = settings.get(field)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValidationError({field: f"must be a share from 0 to 1, not {value!r}"})
+    settings[field] = float(value)
+
+
+def _control_settings_check(settings: dict[str, Any], study: Study | None) -> None:
+    """Check the control-item and screening settings (services/quality.py)."""
+    for field in ("gold_rate", "repeat_rate", "qualification_pass", "gold_min_accuracy"):
+        _share_check(settings, field)
+    for field in ("qualification", "gold_min_n"):
+        value = settings.get(field)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 32767
+        ):
+            raise ValidationError({field: f"must be a whole number from 0, not {value!r}"})
+    if "qualification_retry" in settings and not isinstance(settings["qualification_retry"], bool):
+        raise ValidationError({"qualification_retry": "must be true or false"})
+    gold = settings.get("gold_rate", study.gold_rate if study else None) or 0.0
+    repeat = settings.get("repeat_rate", study.repeat_rate if study else 0.0)
+    if gold + repeat > 1:
+        raise ValidationError(
+            {"repeat_rate": f"gold_rate + repeat_rate must be at most 1 (got {gold} + {repeat})"}
+        )
 
 
 def _quality_settings_check(settings: dict[str, Any]) -> None:
@@ -220,6 +259,7 @@ def study_create_or_update(
         # FOR NO KEY UPDATE: it serialises updates without blocking the rows that refer to the
         # study (a rater's new assignment, a load's outputs) while the comparisons are made.
         study = Study.objects.select_for_update(no_key=True).filter(slug=slug).first()
+        _control_settings_check(settings, study)
         created = study is None
         if study is None:
             study = Study(slug=slug, name=settings.get("name") or slug)

@@ -250,6 +250,7 @@
     notice.hidden = true;
     doneBox.hidden = true;
     completeBox.hidden = true;
+    $("stopped").hidden = true;
     window.scrollTo(0, 0);
     updateContinues();
   }
@@ -266,6 +267,10 @@
   function showEnd(progress) {
     assignment = null;
     form.hidden = true;
+    if (progress && progress.stopped) {
+      showStopped(progress);
+      return;
+    }
     // The completion panel is for studies that hand out a code or a link (crowd studies);
     // elsewhere "complete" just means nothing is left.
     if (progress && progress.complete && (progress.completion_code || progress.completion_url)) {
@@ -274,6 +279,25 @@
     }
     doneBox.hidden = false;
     say("Nothing is left for you in this study." + (last ? " Press U to change your last judgment." : ""), "ok");
+  }
+
+  // Paused, excluded or screened out (rater quality control): a kind word, and for a
+  // screened-out crowd rater the study's screen-out code and link back to the platform.
+  function showStopped(progress) {
+    doneBox.hidden = true;
+    completeBox.hidden = true;
+    $("stopped").hidden = false;
+    const screened = progress.stopped === "screened_out";
+    $("stopped-screened").hidden = !screened;
+    $("stopped-paused").hidden = screened;
+    const code = screened ? progress.screenout_code || "" : "";
+    $("screenout-code").textContent = code;
+    $("screenout-code").closest("p").hidden = !code;
+    const url = screened ? progress.screenout_url : null;
+    const go = typeof url === "string" && /^https?:\/\//i.test(url);
+    $("screenout-go").hidden = !go;
+    if (go) $("screenout-link").href = url;
+    say("", "");
   }
 
   function showCompletion(progress) {

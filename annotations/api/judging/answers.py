@@ -18,6 +18,7 @@ from annotations.models import Study, User
 from annotations.selectors.judging import (
     assignment_load,
     assignment_view,
+    control_check_load,
     judgment_view,
     rater_progress,
     study_form,
@@ -30,6 +31,7 @@ from annotations.services.judging import (
     judgment_revise,
     judgment_submit,
 )
+from annotations.services.quality import control_answer_revise, control_answer_submit, control_skip
 
 # (HTTP status, JSON body or None for an empty 204).
 Answer = tuple[int, dict[str, Any] | None]
@@ -98,12 +100,19 @@ def judgment_answer(
     rater's, so a stranger's id is 404 whatever the body holds.
     """
     assignment = assignment_load(assignment_id=assignment_id, rater=rater)
-    if assignment is None:
-        return not_found()
-    judgment, created = judgment_submit(assignment=assignment, rater=rater, **answer())
+    if assignment is not None:
+        judgment, created = judgment_submit(assignment=assignment, rater=rater, **answer())
+        study = assignment.study
+    else:
+        # Not a regular lease: a control item answers the same way (services/quality.py).
+        check = control_check_load(check_id=assignment_id, rater=rater)
+        if check is None:
+            return not_found()
+        judgment, created = control_answer_submit(check=check, rater=rater, **answer())
+        study = check.study
     body = {**judgment_view(judgment=judgment), "created": created}
     code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    return code, _with_progress(body, assignment.study, rater, progress)
+    return code, _with_progress(body, study, rater, progress)
 
 
 def skip_answer(
@@ -111,11 +120,18 @@ def skip_answer(
 ) -> Answer:
     """POST /api/assignments/<id>/skip: the assignment's new status."""
     assignment = assignment_load(assignment_id=assignment_id, rater=rater)
-    if assignment is None:
-        return not_found()
-    skipped = assignment_skip(assignment=assignment, rater=rater, reason=answer()["reason"])
+    if assignment is not None:
+        skipped = assignment_skip(assignment=assignment, rater=rater, reason=answer()["reason"])
+        study = assignment.study
+    else:
+        check = control_check_load(check_id=assignment_id, rater=rater)
+        if check is None:
+            return not_found()
+        answer()
+        skipped = control_skip(check=check, rater=rater)
+        study = check.study
     body = {"assignment": skipped.pk, "status": skipped.status}
-    return status.HTTP_200_OK, _with_progress(body, assignment.study, rater, progress)
+    return status.HTTP_200_OK, _with_progress(body, study, rater, progress)
 
 
 def revision_answer(
@@ -128,11 +144,17 @@ def revision_answer(
     """POST /api/assignments/<id>/revision: the judgment with its new verdict (200), or 409
     when it can no longer be revised (another rater was served the pair, a later judgment)."""
     assignment = assignment_load(assignment_id=assignment_id, rater=rater)
-    if assignment is None:
-        return not_found()
-    judgment = judgment_revise(assignment=assignment, rater=rater, **answer())
+    if assignment is not None:
+        judgment = judgment_revise(assignment=assignment, rater=rater, **answer())
+        study = assignment.study
+    else:
+        check = control_check_load(check_id=assignment_id, rater=rater)
+        if check is None:
+            return not_found()
+        judgment = control_answer_revise(check=check, rater=rater, **answer())
+        study = check.study
     body = {
         **judgment_view(judgment=judgment),
         "revised_at": judgment.revised_at.isoformat() if judgment.revised_at else None,
     }
-    return status.HTTP_200_OK, _with_progress(body, assignment.study, rater, progress)
+    return status.HTTP_200_OK, _with_progress(body, study, rater, progress)

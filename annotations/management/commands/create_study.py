@@ -75,6 +75,56 @@ class Command(BaseCommand):
         parser.add_argument(
             "--completion-url", help="where a rater who completes goes; {code} is filled in"
         )
+        control = parser.add_argument_group("rater quality control")
+        control.add_argument(
+            "--gold-rate",
+            type=float,
+            help="share of served items that are gold pairs (default 0.1 once gold is loaded)",
+        )
+        control.add_argument(
+            "--repeat-rate",
+            type=float,
+            help="share of served items that repeat an earlier pair, swapped (default 0)",
+        )
+        control.add_argument(
+            "--qualification",
+            type=int,
+            metavar="N",
+            help="gold items a new rater answers before the regular ones (default 0: none)",
+        )
+        control.add_argument(
+            "--qualification-pass",
+            type=float,
+            metavar="P",
+            help="share of the qualification items to answer right (default 0.8)",
+        )
+        control.add_argument(
+            "--qualification-retry",
+            dest="qualification_retry",
+            action="store_true",
+            default=None,
+            help="a rater who fails the qualification may try once more",
+        )
+        control.add_argument(
+            "--no-qualification-retry",
+            dest="qualification_retry",
+            action="store_false",
+            default=None,
+        )
+        control.add_argument("--screenout-code", help="code shown to a screened-out rater")
+        control.add_argument(
+            "--screenout-url", help="where a screened-out rater goes; {code} is filled in"
+        )
+        control.add_argument(
+            "--gold-min-accuracy",
+            type=float,
+            help="pause a rater whose gold accuracy falls below this (default 0.6; 0 never)",
+        )
+        control.add_argument(
+            "--gold-min-n",
+            type=int,
+            help="gold answers before a rater can be paused or flagged (default 5)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         flags = options["flags"]
@@ -108,6 +158,15 @@ class Command(BaseCommand):
                 completion_code=options["completion_code"],
                 completion_url=options["completion_url"],
                 min_seconds=options["min_seconds"],
+                gold_rate=options["gold_rate"],
+                repeat_rate=options["repeat_rate"],
+                qualification=options["qualification"],
+                qualification_pass=options["qualification_pass"],
+                qualification_retry=options["qualification_retry"],
+                screenout_code=options["screenout_code"],
+                screenout_url=options["screenout_url"],
+                gold_min_accuracy=options["gold_min_accuracy"],
+                gold_min_n=options["gold_min_n"],
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from exc

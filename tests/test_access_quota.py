@@ -94,6 +94,9 @@ def test_a_rater_gets_no_lease_past_the_quota_and_then_has_completed() -> None:
         "complete": True,
         "completion_code": CODE,
         "completion_url": f"https://app.prolific.com/submissions/complete?cc={CODE}",
+        "stopped": None,
+        "screenout_code": None,
+        "screenout_url": None,
     }
     # Completing an open study makes no membership: that would let the rater in after the
     # study turned invite-only.

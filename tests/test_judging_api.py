@@ -58,6 +58,9 @@ def test_next_returns_a_blinded_assignment_with_form_and_progress() -> None:
         "complete": False,
         "completion_code": None,
         "completion_url": None,
+        "stopped": None,
+        "screenout_code": None,
+        "screenout_url": None,
     }
     raw = response.content.decode()
     for secret in (BASELINE, CANDIDATE, "generator", "output_a", "comparison"):

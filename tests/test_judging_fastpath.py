@@ -147,6 +147,9 @@ def test_session_page_request_with_csrf_takes_the_fast_lane_and_judges() -> None
         "complete": False,
         "completion_code": None,
         "completion_url": None,
+        "stopped": None,
+        "screenout_code": None,
+        "screenout_url": None,
     }
     refused = client.post(
         f"/api/assignments/{leased.json()['id']}/judgment",

@@ -58,9 +58,7 @@ def test_gold_on_loaded_outputs_shows_them_with_the_better_one_as_a() -> None:
     assert better["text"] == "candidate answer 1"
     assert view["prompt"]["text"] == "Prompt number 1"
     # Choosing the better one on screen is right, whichever side it is on.
-    control_answer_submit(
-        check=check, rater=rater, winner="left" if check.left_is_a else "right"
-    )
+    control_answer_submit(check=check, rater=rater, winner="left" if check.left_is_a else "right")
     check.refresh_from_db()
     assert check.correct is True and check.preference == 1
 
@@ -106,9 +104,7 @@ def test_a_consistent_repeat_is_marked_so() -> None:
     lease = assignment_next(study=study, rater=rater)
     check = check_of(lease)
     assert check.kind == "repeat"
-    control_answer_submit(
-        check=check, rater=rater, winner="left" if check.left_is_a else "right"
-    )
+    control_answer_submit(check=check, rater=rater, winner="left" if check.left_is_a else "right")
     check.refresh_from_db()
     assert check.correct is True
 

@@ -223,6 +223,8 @@ def test_threshold_overrides_are_checked() -> None:
     with pytest.raises(ValueError, match="unknown"):
         quality_thresholds_build(overrides={"min_seconds": 2})
     assert [reason for reason, _ in QualityThresholds().describe()] == [
+        "gold",
+        "consistency",
         "agreement",
         "position",
         "speed",

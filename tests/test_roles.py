@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from annotations.models import Generator
+from annotations.selectors.pseudonyms import rater_pseudonym
 from annotations.services.access import invite_create
 from annotations.services.assignment import assignment_next
 from tests.judging_support import BASELINE, CANDIDATE, judging_study, make_user
@@ -41,6 +42,11 @@ class Probe:
 def _prompts_file() -> dict[str, Any]:
     record = {"key": "extra", "prompt": "One more?", "outputs": {BASELINE: "b", CANDIDATE: "c"}}
     return {"file": SimpleUploadedFile("p.jsonl", (json.dumps(record) + "\n").encode())}
+
+
+def _gold_file() -> dict[str, Any]:
+    record = {"key": "att-1", "prompt": "2 + 2?", "better_output": "4", "worse_output": "5"}
+    return {"file": SimpleUploadedFile("g.jsonl", (json.dumps(record) + "\n").encode())}
 
 
 def _judgments_file() -> dict[str, Any]:
@@ -175,6 +181,34 @@ TABLE: dict[str, list[Probe]] = {
         Probe("post", "/api/assignments/{own_skip}/skip", (401, 200, 403, 403)),
         Probe("post", "/api/assignments/{others}/skip", (401, 404, 403, 403)),
     ],
+    # Quality control (admins): gold pairs, and actions on a rater by pseudonymous id.
+    "api/studies/<slug:slug>/gold": [
+        Probe("post", "/api/studies/{slug}/gold", (401, 403, 403, 200), _gold_file, "file")
+    ],
+    "api/studies/<slug:slug>/raters/<str:rater>/pause": [
+        Probe("post", "/api/studies/{slug}/raters/{other_rater}/pause", (401, 403, 403, 200))
+    ],
+    "api/studies/<slug:slug>/raters/<str:rater>/resume": [
+        Probe("post", "/api/studies/{slug}/raters/{other_rater}/resume", (401, 403, 403, 200))
+    ],
+    "api/studies/<slug:slug>/raters/<str:rater>/exclude": [
+        Probe(
+            "post",
+            "/api/studies/{slug}/raters/{other_rater}/exclude",
+            (401, 403, 403, 200),
+            {"reason": "role test"},
+        ),
+        Probe(
+            "post",
+            "/api/studies/{slug}/raters/r-0000000000/exclude",
+            (401, 403, 403, 404),
+            {"reason": "role test"},
+            note="no such rater",
+        ),
+    ],
+    "api/studies/<slug:slug>/raters/<str:rater>/include": [
+        Probe("post", "/api/studies/{slug}/raters/{other_rater}/include", (401, 403, 403, 200))
+    ],
 }
 
 # The Django admin is one group: every admin URL goes through AdminSite.admin_view, which lets
@@ -228,6 +262,7 @@ def _world() -> dict[str, Any]:
         "own_skip": own_skip.pk,
         "others": others.pk,
         "token": invite_create(study=study)[1],
+        "other_rater": rater_pseudonym(study_id=study.pk, user_id=other.pk),
     }
     return {"users": users, "ids": ids}
 

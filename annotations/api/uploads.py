@@ -19,6 +19,7 @@ from annotations.api.schema import LOAD_ERROR_RESPONSE, PROMPT_LOAD_WARNINGS
 from annotations.errors import too_large_message
 from annotations.selectors.catalog import study_get
 from annotations.services.loading import LoadError, judgments_import, prompt_set_load
+from annotations.services.loading.gold import gold_load
 from annotations.services.loading.uploads import FILE_TYPE_MESSAGE, upload_limit, upload_refusal
 
 
@@ -62,10 +63,23 @@ JudgmentImportOutput = _summary_output(
     ),
 )
 
+GoldLoadOutput = _summary_output("GoldLoadSummary", ("items", "items_existing", "items_added"))
+
+
+# The summaries' computed counts, which dataclasses.asdict leaves out.
+_ADDED = ("prompts_added", "outputs_added", "comparisons_added", "judgments_added", "items_added")
+
 
 def _summary_json(summary: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"message": str(summary), **dataclasses.asdict(summary)}
-    for name in ("prompts_added", "outputs_added", "comparisons_added", "judgments_added"):
+    added = (
+        "prompts_added",
+        "outputs_added",
+        "comparisons_added",
+        "judgments_added",
+        "items_added",
+    )
+    for name in added:
         if hasattr(summary, name):
             body[name] = getattr(summary, name)
     return body
@@ -134,3 +148,12 @@ class JudgmentUploadView(UploadView):
     """POST /api/studies/<slug>/judgments: import judgments made elsewhere (admins)."""
 
     load = staticmethod(judgments_import)
+
+
+@_upload_schema(GoldLoadOutput)
+class GoldUploadView(UploadView):
+    """POST /api/studies/<slug>/gold: load gold pairs, control items with a known answer
+    (admins): key, better, worse (two loaded outputs) or key, prompt, better_output,
+    worse_output (an attention check of its own)."""
+
+    load = staticmethod(gold_load)

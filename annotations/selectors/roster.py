@@ -42,6 +42,7 @@ met AS (
 people AS (
     SELECT user_id FROM judged
      UNION SELECT user_id FROM met
+     UNION SELECT rater_id FROM annotations_controlcheck WHERE study_id = %(study)s
      UNION SELECT user_id FROM annotations_membership WHERE study_id = %(study)s)"""
 
 _ROWS_SQL = (
@@ -151,8 +152,43 @@ def study_quality_thresholds(*, study: Study) -> QualityThresholds:
     from annotations.stats.rater_quality import quality_thresholds_build
 
     return quality_thresholds_build(
-        overrides=study.quality_thresholds or {}, min_seconds=study.min_seconds
+        overrides=study.quality_thresholds or {},
+        min_seconds=study.min_seconds,
+        gold_min_n=study.gold_min_n,
+        gold_min_accuracy=study.gold_min_accuracy,
     )
+
+
+# Each rater's answered control items (services/quality.py): gold answered and right,
+# repeats answered and consistent.
+_CONTROLS_SQL = """
+SELECT rater_id,
+       count(*) FILTER (WHERE kind = 'gold'), count(*) FILTER (WHERE kind = 'gold' AND correct),
+       count(*) FILTER (WHERE kind = 'repeat'),
+       count(*) FILTER (WHERE kind = 'repeat' AND correct)
+  FROM annotations_controlcheck
+ WHERE study_id = %(study)s AND status = 'done'
+ GROUP BY rater_id"""
+_STANDINGS_SQL = """
+SELECT rater_id, paused, excluded, nullif(excluded_reason, '')
+  FROM annotations_raterstanding WHERE study_id = %(study)s"""
+
+
+def _control_counts(study: Study) -> dict[int, Any]:
+    from annotations.stats.rater_quality import ControlCounts
+
+    with connection.cursor() as cursor:
+        cursor.execute(_CONTROLS_SQL, {"study": study.pk})
+        return {row[0]: ControlCounts(*row[1:]) for row in cursor.fetchall()}
+
+
+def _standings(study: Study) -> dict[int, dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(_STANDINGS_SQL, {"study": study.pk})
+        return {
+            row[0]: {"paused": row[1], "excluded": row[2], "excluded_reason": row[3]}
+            for row in cursor.fetchall()
+        }
 
 
 def rater_quality_signals(*, study: Study) -> dict[int, dict[str, Any]]:
@@ -168,8 +204,8 @@ def rater_quality_signals(*, study: Study) -> dict[int, dict[str, Any]]:
         cursor.execute(_QUALITY_SQL, {"study": study.pk}, binary=True)
         packed = cursor.fetchone()[0]
     rows = np.frombuffer(packed or b"", dtype=_QUALITY_RECORD)
-    if len(rows) == 0:
-        return {}
+    controls = _control_counts(study)
+    standings = _standings(study)
     at = rows["at"].astype(np.int64)
     ids = rows["id"].astype(np.int64)
     measured = rater_quality_measure(
@@ -181,6 +217,7 @@ def rater_quality_signals(*, study: Study) -> dict[int, dict[str, Any]]:
         # Each judgment's rank by judging time, then id.
         order=np.lexsort((ids, at)).argsort(),
         thresholds=study_quality_thresholds(study=study),
+        controls=controls,
     )
     signals: dict[int, dict[str, Any]] = {}
     for quality in measured:
@@ -190,7 +227,19 @@ def rater_quality_signals(*, study: Study) -> dict[int, dict[str, Any]]:
             **_NO_SIGNALS,
             **{name: values[name] for name in QUALITY_FIELDS if name in values},
         }
+    for user_id, standing in standings.items():
+        signals[user_id] = {**signals.get(user_id, _NO_SIGNALS), **standing}
     return signals
+
+
+def roster_rater_find(*, study: Study, rater: str) -> int | None:
+    """The user id behind a roster row's pseudonymous id (`r-...`) in `study`, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(_PEOPLE_SQL + "\nSELECT user_id FROM people", {"study": study.pk})
+        for (user_id,) in cursor.fetchall():
+            if rater_pseudonym(study_id=study.pk, user_id=user_id) == rater:
+                return user_id
+    return None
 
 
 def _row(study: Study, values: tuple, signals: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -275,3 +324,29 @@ def roster_stream(*, study: Study, batch: int = 1000) -> Iterator[dict[str, Any]
         if len(rows) < batch:
             return
         offset += batch
+
+
+def rater_standing_view(*, study: Study, user_id: int) -> dict[str, Any]:
+    """A rater's standing in `study` as the API shows it (good standing without a row)."""
+    from annotations.models import RaterStanding
+
+    standing = (
+        RaterStanding.objects.select_related("excluded_by")
+        .filter(study=study, rater_id=user_id)
+        .first()
+    )
+    if standing is None:
+        return {
+            "paused": False,
+            "excluded": False,
+            "excluded_reason": None,
+            "excluded_by": None,
+            "excluded_at": None,
+        }
+    return {
+        "paused": standing.paused,
+        "excluded": standing.excluded,
+        "excluded_reason": standing.excluded_reason or None,
+        "excluded_by": standing.excluded_by.username if standing.excluded_by else None,
+        "excluded_at": standing.excluded_at,
+    }

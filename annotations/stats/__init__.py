@@ -59,6 +59,7 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
     "ranking": ("ci_aware_ranks", "holm_adjust"),
     "rater_quality": (
         "REASONS",
+        "ControlCounts",
         "QualityThresholds",
         "RaterQuality",
         "quality_reasons",

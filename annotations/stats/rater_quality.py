@@ -53,9 +53,13 @@ Comparisons with fewer than two other answers carry no information (e = 1) and a
 counted in outlier_n. The score is recomputed from all answers present, so it may change as
 other raters' answers arrive.
 
+Gold (gold_n, gold_accuracy, gold_ci_low, gold_ci_high). The share of answered gold items
+where the rater chose the better output (a tie or "both bad" is wrong), with a Wilson 95%
+interval. Consistency (repeat_n, self_consistency). The share of swapped repeats answered the
+same way as the first time, in canonical a/b terms (a, b or tie; strength ignored).
+
 Flags: a signal flags a rater when it passes its threshold (QualityThresholds) on at least the
-threshold's minimum number of observations. The gold and consistency signals belong to
-control items: their fields are present (n 0, value None) until a study has them.
+threshold's minimum number of observations.
 """
 
 from __future__ import annotations
@@ -92,6 +96,12 @@ class QualityThresholds:
     outlier_min_n: int = 10
     # 1 / alpha: 20 is a level-0.05 test by Ville's inequality.
     outlier_e_at_least: float = 20.0
+    # Control items: gold accuracy (Study.gold_min_accuracy and gold_min_n, which also pause
+    # the rater) and self-consistency on swapped repeats.
+    gold_min_n: int = 5
+    gold_below: float = 0.6
+    consistency_min_n: int = 5
+    consistency_below: float = 0.6
 
     def describe(self) -> tuple[tuple[str, str], ...]:
         """(reason, rule) for each signal, as the README and the raters page name them."""
@@ -102,6 +112,16 @@ class QualityThresholds:
             else "off (min_seconds is 0)"
         )
         return (
+            (
+                "gold",
+                f"gold accuracy below {self.gold_below:.0%} (at least {self.gold_min_n} gold "
+                "answers; the rater is also paused)",
+            ),
+            (
+                "consistency",
+                f"the same answer on fewer than {self.consistency_below:.0%} of swapped repeats "
+                f"(at least {self.consistency_min_n} repeats)",
+            ),
             (
                 "agreement",
                 f"agreement with the other raters' majority below {self.agreement_below:.0%} "
@@ -122,14 +142,22 @@ class QualityThresholds:
         )
 
 
+# Thresholds that are study settings of their own, not overrides.
+_STUDY_FIELDS = ("min_seconds", "gold_min_n", "gold_below")
+
+
 def quality_thresholds_build(
-    *, overrides: Mapping[str, object] | None = None, min_seconds: float | None = None
+    *,
+    overrides: Mapping[str, object] | None = None,
+    min_seconds: float | None = None,
+    gold_min_n: int | None = None,
+    gold_min_accuracy: float | None = None,
 ) -> QualityThresholds:
     """The default thresholds with a study's overrides; ValueError names a bad key or value."""
     known = {f.name: f.type for f in fields(QualityThresholds)}
     changes: dict[str, float | int] = {}
     for key, value in (overrides or {}).items():
-        if key not in known or key == "min_seconds":
+        if key not in known or key in _STUDY_FIELDS:
             raise ValueError(f"unknown quality threshold {key!r}")
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ValueError(f"quality threshold {key!r} must be a number >= 0, got {value!r}")
@@ -138,7 +166,22 @@ def quality_thresholds_build(
         if min_seconds < 0:
             raise ValueError(f"min_seconds must be >= 0, got {min_seconds!r}")
         changes["min_seconds"] = float(min_seconds)
+    if gold_min_n is not None:
+        changes["gold_min_n"] = int(gold_min_n)
+    if gold_min_accuracy is not None:
+        changes["gold_below"] = float(gold_min_accuracy)
     return replace(QualityThresholds(), **changes)
+
+
+@dataclass(frozen=True)
+class ControlCounts:
+    """One rater's answered control items: gold (answered, right) and repeats (answered, the
+    same canonical answer as the first time)."""
+
+    gold_n: int = 0
+    gold_right: int = 0
+    repeat_n: int = 0
+    repeat_same: int = 0
 
 
 @dataclass(frozen=True)
@@ -161,7 +204,7 @@ class RaterQuality:
     outlier_score: float
     flagged: bool
     reasons: tuple[str, ...]
-    # Control items (gold pairs, swapped repeats) are not built yet: the fields are in place.
+    # Control items: gold accuracy with its Wilson interval, and self-consistency.
     gold_n: int = 0
     gold_accuracy: float | None = None
     gold_ci_low: float | None = None
@@ -249,14 +292,89 @@ def rater_quality_measure(
     duration_ms: npt.ArrayLike,
     order: npt.ArrayLike,
     thresholds: QualityThresholds | None = None,
+    controls: Mapping[Hashable, ControlCounts] | None = None,
 ) -> tuple[RaterQuality, ...]:
     """Every rater's signals (see the module docstring), raters in sorted order.
 
     One entry per judgment: the rater, the comparison, the canonical preference (its sign is
     used), whether output_a was on the left, the duration in milliseconds (negative: unknown)
     and a sort key of the rater's order of judging (ties broken by position in the arrays).
+    `controls` adds each rater's control items (gold accuracy, self-consistency); a rater with
+    control answers and no judgment gets a row too.
     """
     limits = thresholds or QualityThresholds()
+    rows = _judgment_signals(
+        rater=rater,
+        comparison=comparison,
+        sign=sign,
+        left_is_a=left_is_a,
+        duration_ms=duration_ms,
+        order=order,
+        limits=limits,
+    )
+    by_rater = {row.rater: row for row in rows}
+    for label in set(controls or {}) - set(by_rater):
+        by_rater[label] = _empty_row(label)
+    out = []
+    for label in sorted(by_rater, key=lambda x: (str(type(x)), x)):  # type: ignore[arg-type]
+        row = _with_controls(by_rater[label], (controls or {}).get(label, ControlCounts()))
+        reasons = quality_reasons(row=row, thresholds=limits)
+        out.append(replace(row, flagged=bool(reasons), reasons=reasons))
+    return tuple(out)
+
+
+def _empty_row(label: Hashable) -> RaterQuality:
+    return RaterQuality(
+        rater=label,
+        n=0,
+        agreement_n=0,
+        agreement=None,
+        left_n=0,
+        left_share=None,
+        left_p_value=None,
+        timed_n=0,
+        median_seconds=None,
+        too_fast_share=None,
+        longest_streak=0,
+        outlier_n=0,
+        outlier_score=1.0,
+        flagged=False,
+        reasons=(),
+    )
+
+
+def _with_controls(row: RaterQuality, counts: ControlCounts) -> RaterQuality:
+    if not counts.gold_n and not counts.repeat_n:
+        return row
+    # Imported here: win_rate imports the bootstrap machinery this module does not need.
+    from annotations.stats.win_rate import wilson_interval
+
+    low = high = accuracy = None
+    if counts.gold_n:
+        accuracy = counts.gold_right / counts.gold_n
+        low, high = wilson_interval(p=accuracy, n=counts.gold_n)
+    return replace(
+        row,
+        gold_n=counts.gold_n,
+        gold_accuracy=accuracy,
+        gold_ci_low=low,
+        gold_ci_high=high,
+        repeat_n=counts.repeat_n,
+        self_consistency=counts.repeat_same / counts.repeat_n if counts.repeat_n else None,
+    )
+
+
+def _judgment_signals(
+    *,
+    rater: npt.ArrayLike,
+    comparison: npt.ArrayLike,
+    sign: npt.ArrayLike,
+    left_is_a: npt.ArrayLike,
+    duration_ms: npt.ArrayLike,
+    order: npt.ArrayLike,
+    limits: QualityThresholds,
+) -> list[RaterQuality]:
+    """The signals the judgments give, one row per rater with a judgment (unflagged)."""
     r = np.asarray(rater).ravel()
     size = len(r)
     comp = np.asarray(comparison).ravel()
@@ -270,7 +388,7 @@ def rater_quality_measure(
     if len(duration) != size or len(key) != size:
         raise ValueError("duration_ms and order need one entry per judgment")
     if size == 0:
-        return ()
+        return []
     labels, codes = dense_codes(r)
     n_raters = len(labels)
     n = np.bincount(codes, minlength=n_raters)
@@ -319,9 +437,8 @@ def rater_quality_measure(
             flagged=False,
             reasons=(),
         )
-        reasons = quality_reasons(row=row, thresholds=limits)
-        rows.append(replace(row, flagged=bool(reasons), reasons=reasons))
-    return tuple(rows)
+        rows.append(row)
+    return rows
 
 
 def quality_reasons(*, row: RaterQuality, thresholds: QualityThresholds) -> tuple[str, ...]:
@@ -329,6 +446,12 @@ def quality_reasons(*, row: RaterQuality, thresholds: QualityThresholds) -> tupl
     order."""
     t = thresholds
     passed = {
+        "gold": row.gold_n >= max(1, t.gold_min_n)
+        and row.gold_accuracy is not None
+        and row.gold_accuracy < t.gold_below,
+        "consistency": row.repeat_n >= max(1, t.consistency_min_n)
+        and row.self_consistency is not None
+        and row.self_consistency < t.consistency_below,
         "agreement": row.agreement_n >= t.agreement_min_n
         and row.agreement is not None
         and row.agreement < t.agreement_below,

@@ -809,13 +809,15 @@ class RaterAction(models.TextChoices):
 
 
 class RaterEvent(models.Model):
-    """One recorded action on a rater in a study: who (None: the app itself), when, why."""
+    """One recorded action on a rater in a study: who, when, why."""
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="rater_events")
     rater = models.ForeignKey(User, on_delete=models.CASCADE, related_name="rater_events")
     action = models.CharField(max_length=16, choices=RaterAction.choices)
     reason = models.TextField(blank=True, default="")
     by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # Who, as text that outlives the account: a username, "command line" or "automatic".
+    actor = models.CharField(max_length=150, blank=True, default="")
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:

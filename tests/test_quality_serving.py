@@ -7,7 +7,7 @@ import pytest
 from annotations.models import Comparison, ControlCheck, Judgment
 from annotations.selectors.judging import assignment_view, rater_progress
 from annotations.services.assignment import assignment_next
-from annotations.services.quality import control_answer_submit, control_answer_revise
+from annotations.services.quality import control_answer_revise, control_answer_submit
 from tests.judging_support import judging_study, make_user
 from tests.quality_support import answer, attention_checks, check_of, pair_gold
 

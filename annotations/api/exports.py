@@ -17,7 +17,7 @@ from annotations.api.permissions import IsResearcherOrAdmin
 from annotations.errors import django_errors, error_item
 from annotations.exports.registry import export_open
 from annotations.models import Study
-from annotations.selectors.judgment_filters import judgment_filter_build
+from annotations.selectors.judgment_filters import flag_parse, judgment_filter_build
 
 SUMMARY_HEADERS = {
     "X-Export-Comparisons": lambda s: s["comparisons"],
@@ -50,6 +50,9 @@ class StudyExportView(APIView):
             ),
             OpenApiParameter("since", str, description="ISO 8601 time"),
             OpenApiParameter("until", str, description="ISO 8601 time"),
+            OpenApiParameter(
+                "include_excluded", str, description="1: also excluded raters' judgments"
+            ),
         ],
         responses={200: bytes},
     )
@@ -68,6 +71,7 @@ class StudyExportView(APIView):
                 exclude_raters=params.getlist("exclude_rater"),
                 since=params.get("since") or None,
                 until=params.get("until") or None,
+                include_excluded=flag_parse(params.get("include_excluded")),
             )
             export = export_open(study=study, format_name=format_name, filters=filters)
         except ValidationError as exc:

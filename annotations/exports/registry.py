@@ -83,4 +83,4 @@ def text_chunks_join(groups: Iterable[list[str]], *, head: str = "") -> Iterator
 # The judgment and training-pair formats register on import, in the order the download page
 # lists them; importing them here makes every importer of the registry see them. (They import
 # this module: by now every name above exists.)
-from annotations.exports import judgments, roster, training  # noqa: E402, F401
+from annotations.exports import judgments, quality, roster, training  # noqa: E402, F401

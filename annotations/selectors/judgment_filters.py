@@ -34,6 +34,8 @@ class JudgmentFilter:
     since: datetime | None = None
     until: datetime | None = None
     max_judgment_id: int | None = None
+    # Excluded raters' judgments (services/quality.py) are left out unless asked for.
+    include_excluded: bool = False
     # What the caller asked for, for summaries and file names.
     described: dict[str, object] = field(default_factory=dict, compare=False)
 
@@ -115,6 +117,7 @@ def judgment_filter_build(
     exclude_raters: Sequence[str] = (),
     since: str | datetime | date | None = None,
     until: str | datetime | date | None = None,
+    include_excluded: bool = False,
 ) -> JudgmentFilter:
     """Validate export filters against the study and return them resolved.
 
@@ -125,6 +128,8 @@ def judgment_filter_build(
     - since (inclusive) / until (exclusive): ISO 8601 dates or times, UTC when no offset is
       given; a bare date for `until` means the end of that day, so since=2024-05-01
       until=2024-05-31 covers all of May.
+    - include_excluded: also the judgments of raters excluded from the study (left out by
+      default).
 
     Raises ValidationError naming the filter that is wrong.
     """
@@ -159,6 +164,8 @@ def judgment_filter_build(
     ):
         if value:
             described[key] = value
+    if include_excluded:
+        described["include_excluded"] = True
     return JudgmentFilter(
         generators=generators,
         categories=categories,
@@ -166,5 +173,11 @@ def judgment_filter_build(
         exclude_rater_ids=exclude_ids,
         since=since_at,
         until=until_at,
+        include_excluded=include_excluded,
         described=described,
     )
+
+
+def flag_parse(value: object) -> bool:
+    """A yes/no query parameter: 1, true, yes or on (any case) are yes."""
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")

@@ -40,6 +40,14 @@ JOIN annotations_generator gb ON gb.id = ob.generator_id
 """
 
 
+# The one rule for "this judgment's rater is not excluded from the study" (judgment j of
+# comparison c): results and exports leave excluded raters out by default.
+NOT_EXCLUDED_SQL = (
+    "NOT EXISTS (SELECT 1 FROM annotations_raterstanding xs WHERE xs.study_id = c.study_id"
+    " AND xs.rater_id = j.rater_id AND xs.excluded)"
+)
+
+
 def _judgment_clauses(filters: JudgmentFilter) -> list[str]:
     """Conditions on the judgment itself (alias j), with named parameters as judgment_where_build
     gives them."""
@@ -54,6 +62,8 @@ def _judgment_clauses(filters: JudgmentFilter) -> list[str]:
         clauses.append("j.created_at < %(until)s")
     if filters.max_judgment_id is not None:
         clauses.append("j.id <= %(max_judgment_id)s")
+    if not filters.include_excluded:
+        clauses.append(NOT_EXCLUDED_SQL)
     return clauses
 
 

@@ -147,8 +147,19 @@ def _state_read(*, study: Study, rater: User) -> _State:
     return _State(*row)
 
 
-def _event(*, study: Study, rater: User, action: str, reason: str, by: User | None) -> None:
-    RaterEvent.objects.create(study=study, rater=rater, action=action, reason=reason, by=by)
+# Who did an action, when no user did: the app itself (grading, the gold pause), or an
+# operator at the command line.
+AUTOMATIC = "automatic"
+COMMAND_LINE = "command line"
+
+
+def _event(
+    *, study: Study, rater: User, action: str, reason: str, by: User | None, via: str = ""
+) -> None:
+    actor = by.username if by is not None else (via or AUTOMATIC)
+    RaterEvent.objects.create(
+        study=study, rater=rater, action=action, reason=reason, by=by, actor=actor
+    )
 
 
 def _standing_locked(*, study: Study, rater: User) -> RaterStanding:
@@ -495,7 +506,9 @@ def _leases_close(*, study: Study, rater: User, reason: str, now: datetime) -> N
         cursor.execute(_CLOSE_CHECKS_SQL, params)
 
 
-def _pause(*, study: Study, rater: User, reason: str, by: User | None, now: datetime) -> None:
+def _pause(
+    *, study: Study, rater: User, reason: str, by: User | None, now: datetime, via: str = ""
+) -> None:
     """Pause inside the caller's transaction, which holds the rater's user row lock."""
     standing = _standing_locked(study=study, rater=rater)
     if standing.paused:
@@ -505,10 +518,12 @@ def _pause(*, study: Study, rater: User, reason: str, by: User | None, now: date
     standing.updated_at = now
     standing.save()
     _leases_close(study=study, rater=rater, reason=PAUSED_REASON, now=now)
-    _event(study=study, rater=rater, action=RaterAction.PAUSE, reason=reason, by=by)
+    _event(study=study, rater=rater, action=RaterAction.PAUSE, reason=reason, by=by, via=via)
 
 
-def rater_pause(*, study: Study, rater: User, reason: str = "", by: User | None) -> bool:
+def rater_pause(
+    *, study: Study, rater: User, reason: str = "", by: User | None, via: str = ""
+) -> bool:
     """Pause `rater` in `study`: no more items, their open lease released; whether it
     changed anything (pausing a paused rater does not)."""
     reason = _reason_check(reason, required=False) or "paused by an admin"
@@ -516,11 +531,13 @@ def rater_pause(*, study: Study, rater: User, reason: str = "", by: User | None)
     with transaction.atomic():
         sql_rows(sql=_RATER_LOCK, params={"rater": rater.pk})
         was = RaterStanding.objects.filter(study=study, rater=rater, paused=True).exists()
-        _pause(study=study, rater=rater, reason=reason, by=by, now=now)
+        _pause(study=study, rater=rater, reason=reason, by=by, now=now, via=via)
     return not was
 
 
-def rater_resume(*, study: Study, rater: User, reason: str = "", by: User | None) -> bool:
+def rater_resume(
+    *, study: Study, rater: User, reason: str = "", by: User | None, via: str = ""
+) -> bool:
     """Lift a pause; whether the rater was paused."""
     reason = _reason_check(reason, required=False)
     with transaction.atomic():
@@ -532,11 +549,13 @@ def rater_resume(*, study: Study, rater: User, reason: str = "", by: User | None
         standing.paused_reason = ""
         standing.updated_at = timezone.now()
         standing.save()
-        _event(study=study, rater=rater, action=RaterAction.RESUME, reason=reason, by=by)
+        _event(study=study, rater=rater, action=RaterAction.RESUME, reason=reason, by=by, via=via)
     return True
 
 
-def rater_exclude(*, study: Study, rater: User, reason: str, by: User | None) -> bool:
+def rater_exclude(
+    *, study: Study, rater: User, reason: str, by: User | None, via: str = ""
+) -> bool:
     """Exclude `rater`'s judgments from `study`'s results, exports and overlap k, and stop
     serving them; recorded with who, when and why. Whether it changed anything."""
     reason = _reason_check(reason, required=True)
@@ -557,11 +576,13 @@ def rater_exclude(*, study: Study, rater: User, reason: str, by: User | None) ->
         _leases_close(study=study, rater=rater, reason=EXCLUDED_REASON, now=now)
         with connection.cursor() as cursor:
             cursor.execute(_RECOUNT_SQL, {"study": study.pk, "rater": rater.pk, "step": -1})
-        _event(study=study, rater=rater, action=RaterAction.EXCLUDE, reason=reason, by=by)
+        _event(study=study, rater=rater, action=RaterAction.EXCLUDE, reason=reason, by=by, via=via)
     return True
 
 
-def rater_include(*, study: Study, rater: User, reason: str = "", by: User | None) -> bool:
+def rater_include(
+    *, study: Study, rater: User, reason: str = "", by: User | None, via: str = ""
+) -> bool:
     """Undo an exclusion: the judgments count again (recorded). Whether the rater was
     excluded."""
     reason = _reason_check(reason, required=False)
@@ -579,5 +600,5 @@ def rater_include(*, study: Study, rater: User, reason: str = "", by: User | Non
         standing.save()
         with connection.cursor() as cursor:
             cursor.execute(_RECOUNT_SQL, {"study": study.pk, "rater": rater.pk, "step": 1})
-        _event(study=study, rater=rater, action=RaterAction.INCLUDE, reason=reason, by=by)
+        _event(study=study, rater=rater, action=RaterAction.INCLUDE, reason=reason, by=by, via=via)
     return True

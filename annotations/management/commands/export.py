@@ -70,6 +70,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--until", help="judgments before this date/time; a bare date includes that day"
         )
+        parser.add_argument(
+            "--include-excluded",
+            action="store_true",
+            help="also the judgments of raters excluded from the study (left out by default)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         study = study_option_get(options=options)
@@ -82,6 +87,7 @@ class Command(BaseCommand):
                 exclude_raters=options["exclude_rater"],
                 since=options["since"],
                 until=options["until"],
+                include_excluded=options["include_excluded"],
             )
             export = export_open(study=study, format_name=options["format"], filters=filters)
         except ValidationError as exc:

@@ -429,12 +429,17 @@ _ADD_JUDGMENTS = f"""
         WHERE c.study_id = %(study)s
         ORDER BY s.line
         ON CONFLICT (comparison_id, rater_id) DO NOTHING
-        RETURNING comparison_id
+        RETURNING comparison_id, rater_id
     ),
     counted AS (
+        -- Judgments of a rater excluded from the study do not count toward k
+        -- (services/quality.py).
         UPDATE annotations_comparison c SET judgment_count = c.judgment_count + n.added
         FROM (SELECT a.comparison_id, count(*) AS added
               FROM added a JOIN judgment_import_pairs p ON p.comparison_id = a.comparison_id
+             WHERE NOT EXISTS (SELECT 1 FROM annotations_raterstanding xs
+                                WHERE xs.study_id = %(study)s AND xs.rater_id = a.rater_id
+                                  AND xs.excluded)
               GROUP BY a.comparison_id) n
         WHERE c.id = n.comparison_id
     )

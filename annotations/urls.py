@@ -20,6 +20,11 @@ urlpatterns = [
         name="results-version",
     ),
     path("studies/<slug:slug>/raters/", raters.raters_page, name="raters"),
+    path(
+        "studies/<slug:slug>/raters/<str:rater>/<str:action>/",
+        raters.rater_action,
+        name="rater-action",
+    ),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("join/<str:token>/", join.join, name="join"),

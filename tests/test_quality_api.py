@@ -237,3 +237,36 @@ def test_the_roster_shows_gold_accuracy_with_its_wilson_interval() -> None:
     bad = rows["careless"]
     assert (bad["gold_accuracy"], bad["flagged"], bad["reasons"]) == (0.25, True, ["gold"])
     assert bad["paused"] is True and bad["excluded"] is False
+
+
+def test_the_raters_page_buttons_exclude_and_include_with_a_reason(client) -> None:
+    study = judging_study(prompts=2)
+    rater = make_user("r1")
+    answer(study, rater)
+    pseudonym = rater_pseudonym(study_id=study.pk, user_id=rater.pk)
+    admin = make_user("boss", role="admin")
+    client.force_login(admin)
+    page = client.get(f"/studies/{study.slug}/raters/").content.decode()
+    assert f"/studies/{study.slug}/raters/{pseudonym}/exclude/" in page
+    refused = client.post(
+        f"/studies/{study.slug}/raters/{pseudonym}/exclude/", {"reason": ""}, follow=True
+    )
+    assert "give a reason" in refused.content.decode()
+    done = client.post(
+        f"/studies/{study.slug}/raters/{pseudonym}/exclude/",
+        {"reason": "<b>clicks</b> at random"},
+        follow=True,
+    )
+    page = done.content.decode()
+    assert f"{pseudonym}: excluded" in page
+    assert "&lt;b&gt;clicks&lt;/b&gt; at random" in page and "<b>clicks</b>" not in page
+    assert f"/studies/{study.slug}/raters/{pseudonym}/include/" in page
+    client.post(f"/studies/{study.slug}/raters/{pseudonym}/include/")
+    assert list(RaterEvent.objects.values_list("action", "actor")) == [
+        ("exclude", "boss"),
+        ("include", "boss"),
+    ]
+    # Researchers see the standing but get no buttons.
+    client.force_login(make_user("res", role="researcher"))
+    page = client.get(f"/studies/{study.slug}/raters/").content.decode()
+    assert "/exclude/" not in page

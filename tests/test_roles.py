@@ -87,6 +87,16 @@ TABLE: dict[str, list[Probe]] = {
     "studies/<slug:slug>/results/": [
         Probe("get", "/studies/{slug}/results/", (302, 403, 200, 200))
     ],
+    "studies/<slug:slug>/raters/<str:rater>/<str:action>/": [
+        Probe(
+            "post",
+            "/studies/{slug}/raters/{other_rater}/pause/",
+            (302, 403, 403, 302),
+            note="admins; back to the raters page",
+        ),
+        Probe("get", "/studies/{slug}/raters/{other_rater}/pause/", (302, 405, 405, 405)),
+        Probe("post", "/studies/{slug}/raters/{other_rater}/fly/", (302, 403, 403, 404)),
+    ],
     "studies/<slug:slug>/raters/": [
         Probe("get", "/studies/{slug}/raters/", (302, 403, 200, 200)),
         Probe("get", "/studies/no-such-study/raters/", (302, 403, 404, 404)),

@@ -154,3 +154,20 @@ def test_in_a_browser_a_bad_judgment_file_lists_its_problems(browser, live_serve
     assert "unknown prompt key 'nope'" in rows[0]
     assert "j.csv: 4 problems; nothing was loaded." in page.text_content("#load-errors")
     page.close()
+
+
+@pytest.mark.django_db
+def test_gold_pairs_load_from_the_upload_page(client):
+    study = make_study(slug="gold-web")
+    client.force_login(_admin())
+    _post(client, study, "prompts", "set.jsonl", jsonl(*NESTED))
+    gold = "key,prompt,better_output,worse_output\natt-1,Say hi,Hi!,Go away.\n"
+    response = _post(client, study, "gold", "gold.csv", gold)
+    assert "gold.csv: 1 gold items for study &#x27;gold-web&#x27; (1 added" in (
+        response.content.decode()
+    )
+    bad = "key,better,worse\nnope,GPT 4,Nobody\n"
+    response = _post(client, study, "gold", "bad.csv", bad)
+    page = response.content.decode()
+    assert "<td>2</td><td>key</td><td>no prompt with key &#x27;nope&#x27;" in page
+    assert study.gold_items.count() == 1

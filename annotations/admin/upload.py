@@ -1,4 +1,5 @@
-"""The admin's upload page: load a prompt set or import judgments from a file into a study."""
+"""The admin's upload page: load a prompt set, import judgments or load gold pairs from a file
+into a study."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from django.utils.text import capfirst
 
 from annotations.models import Study
 from annotations.services.loading import LoadError, judgments_import, prompt_set_load
+from annotations.services.loading.gold import gold_load
 from annotations.services.loading.uploads import FILE_TYPE_MESSAGE, upload_limit, upload_refusal
 
 KINDS = {
     "prompts": ("Prompt set with model outputs", prompt_set_load),
     "judgments": ("Judgments made elsewhere", judgments_import),
+    "gold": ("Gold pairs (control items with a known answer)", gold_load),
 }
 
 

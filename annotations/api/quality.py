@@ -8,7 +8,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -17,6 +16,7 @@ from rest_framework.views import APIView
 
 from annotations.api.errors import error_response
 from annotations.api.permissions import IsAdminRole
+from annotations.api.schema import error_response_doc
 from annotations.errors import django_errors
 from annotations.models import Study, User
 from annotations.selectors.roster import rater_standing_view, roster_rater_find
@@ -47,9 +47,15 @@ class RaterActionView(APIView):
     """Base: find the study and the rater, validate the reason, run the action."""
 
     permission_classes = [IsAdminRole]
-    action: Callable[..., bool]
+    run: Callable[..., bool]
 
-    @extend_schema(request=ReasonInput, responses={200: StandingOutput, 400: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=ReasonInput,
+        responses={
+            200: StandingOutput,
+            400: error_response_doc("No reason for an exclusion, or one too long."),
+        },
+    )
     def post(self, request: Request, slug: str, rater: str) -> Response:
         study = get_object_or_404(Study, slug=slug)
         user_id = roster_rater_find(study=study, rater=rater)
@@ -59,7 +65,7 @@ class RaterActionView(APIView):
         data.is_valid(raise_exception=True)
         user = User.objects.get(pk=user_id)
         try:
-            changed = type(self).action(
+            changed = type(self).run(
                 study=study, rater=user, reason=data.validated_data["reason"], by=request.user
             )
         except ValidationError as exc:
@@ -77,22 +83,22 @@ class RaterExcludeView(RaterActionView):
     out of results, exports and the overlap k (their pairs are served to others again), and
     serve them nothing more. The reason is required and recorded with who and when."""
 
-    action = staticmethod(rater_exclude)
+    run = staticmethod(rater_exclude)
 
 
 class RaterIncludeView(RaterActionView):
     """POST /api/studies/<slug>/raters/<rater>/include: undo an exclusion (recorded)."""
 
-    action = staticmethod(rater_include)
+    run = staticmethod(rater_include)
 
 
 class RaterPauseView(RaterActionView):
     """POST /api/studies/<slug>/raters/<rater>/pause: serve the rater nothing more for now."""
 
-    action = staticmethod(rater_pause)
+    run = staticmethod(rater_pause)
 
 
 class RaterResumeView(RaterActionView):
     """POST /api/studies/<slug>/raters/<rater>/resume: lift a pause (recorded)."""
 
-    action = staticmethod(rater_resume)
+    run = staticmethod(rater_resume)

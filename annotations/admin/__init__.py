@@ -1,5 +1,6 @@
-"""Django admin pages: studies, models and prompts (studies.py), users (users.py), the uploads."""
+"""Django admin pages: studies, models and prompts (studies.py), users (users.py), the uploads,
+and quality control (quality.py)."""
 
-from annotations.admin import studies, users
+from annotations.admin import quality, studies, users
 
-__all__ = ["studies", "users"]
+__all__ = ["quality", "studies", "users"]

@@ -13,10 +13,11 @@ from django.test import Client
 from django.urls import reverse
 
 from annotations.exports.registry import EXPORT_FORMATS
-from annotations.models import User
+from annotations.models import Study, User
 from annotations.selectors.pseudonyms import rater_pseudonym
 from annotations.services.users import user_create_or_update
 from tests.export_support import BASELINE, PromptSpec, Vote, export_study, judge, rater
+from tests.quality_support import answer, attention_checks
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +35,11 @@ def study():
     judge(rater("api-r1"), Vote(p1, 1), Vote(p2, 1))
     judge(rater("api-r2"), Vote(p1, 1), Vote(p2, -1))
     judge(rater("api-r3"), Vote(p1, -1))
+    # One answered attention check, so that the qc export has a row.
+    Study.objects.filter(pk=data.study.pk).update(gold_rate=1.0)
+    attention_checks(data.study, 1)
+    data.study.refresh_from_db()
+    assert answer(data.study, rater("api-r4")) == "gold"
     return data.study
 
 

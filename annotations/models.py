@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Greatest, Least
+from django.db.models.functions import Greatest, Least, Random
 from django.utils import timezone
 
 
@@ -115,6 +115,11 @@ class RationaleMode(models.TextChoices):
     REQUIRED = "required", "Required"
 
 
+class Sampling(models.TextChoices):
+    UNIFORM = "uniform", "Uniform: fewest judgments first"
+    ADAPTIVE = "adaptive", "Adaptive: the candidates furthest from their stopping rule first"
+
+
 class Access(models.TextChoices):
     OPEN = "open", "Every rater"
     INVITE = "invite", "Members only"
@@ -215,6 +220,20 @@ class Study(models.Model):
     gold_min_n = models.PositiveSmallIntegerField(
         default=5, help_text="Gold answers needed before a rater can be paused or flagged."
     )
+    # Collection with a target precision (services/collection.py, README "Stopping early").
+    target_half_width = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Stop collecting for a candidate once its anytime-valid 95% interval is this "
+        "narrow (half-width; empty: collect everything).",
+    )
+    stop_on_decision = models.BooleanField(
+        default=False, help_text="Also stop once a candidate's interval excludes 50%."
+    )
+    sampling = models.CharField(max_length=8, choices=Sampling.choices, default=Sampling.UNIFORM)
+    # The last collection status (services/collection.py), recomputed on a bounded schedule.
+    collection_state = models.JSONField(default=dict, blank=True, editable=False)
+    collection_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -240,6 +259,14 @@ class Study(models.Model):
                 & Q(repeat_rate__gte=0)
                 & (Q(gold_rate__isnull=True) | Q(gold_rate__lte=1.0 - F("repeat_rate"))),
                 name="study_control_rates",
+            ),
+            models.CheckConstraint(
+                condition=Q(target_half_width__isnull=True)
+                | Q(target_half_width__gt=0, target_half_width__lte=0.5),
+                name="study_target_half_width",
+            ),
+            models.CheckConstraint(
+                condition=Q(sampling__in=Sampling.values), name="study_sampling"
             ),
             models.CheckConstraint(
                 condition=Q(repeat_rate__lte=1)
@@ -384,6 +411,13 @@ class Comparison(models.Model):
     # Denormalised counter kept in step by the judging service (same transaction as the
     # judgment insert): assignment orders by it and results never need to count.
     judgment_count = models.PositiveIntegerField(default=0)
+    # A random number fixed at creation: in a study with a target, pairs with as many judgments
+    # are served in this order, so that comparisons complete in a random order of prompts (the
+    # anytime-valid intervals rest on it).
+    shuffle = models.FloatField(db_default=Random())
+    # Collection priority (services/collection.py): higher first under adaptive sampling; NULL
+    # once the pair's candidate has stopped (it is served no more).
+    priority = models.FloatField(null=True, blank=True, db_default=0.0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -401,6 +435,18 @@ class Comparison(models.Model):
         indexes = [
             # Assignment: the comparisons of a study that need raters, fewest judgments first.
             models.Index(fields=["study", "judgment_count", "id"], name="comparison_need"),
+            # The orders of studies with a target: uniform (fewest first, shuffled) and
+            # adaptive (highest priority, then the pairs closest to complete).
+            models.Index(
+                fields=["study", "judgment_count", "shuffle"], name="comparison_need_shuffled"
+            ),
+            models.Index(
+                F("study").asc(),
+                F("priority").desc(nulls_last=True),
+                F("judgment_count").desc(),
+                F("shuffle").asc(),
+                name="comparison_priority",
+            ),
             models.Index(fields=["prompt"], name="comparison_prompt"),
             models.Index(fields=["output_b"], name="comparison_output_b"),
         ]

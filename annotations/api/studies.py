@@ -18,10 +18,12 @@ from annotations.models import (
     Generator,
     Pairing,
     RationaleMode,
+    Sampling,
     Scale,
     Study,
 )
 from annotations.selectors.catalog import generator_get, generator_list, study_get, study_list
+from annotations.services.collection import collection_refresh
 from annotations.services.generators import generator_update
 from annotations.services.studies import STUDY_SETTINGS, study_create_or_update
 
@@ -40,6 +42,24 @@ class StudySerializer(serializers.ModelSerializer):
         # The study's settings come from their one list; the API adds the slug, the baseline's
         # name and the times.
         fields = ["slug", "baseline", *STUDY_SETTINGS, "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+def study_collection(study: Study) -> dict[str, Any]:
+    """The `collection` object of a study's detail (services/collection.py)."""
+    state = collection_refresh(study=study)
+    return dict(state) if state else {}
+
+
+class StudyDetailSerializer(StudySerializer):
+    collection = serializers.DictField(
+        help_text='{"status": "collecting"|"complete", "sampling", "target_half_width", '
+        '"judgments_used", "judgments_if_uniform", "generators": [{"name", "status": '
+        '"collecting"|"precise"|"decided", "half_width", "judgments"}], ...}'
+    )
+
+    class Meta(StudySerializer.Meta):
+        fields = [*StudySerializer.Meta.fields, "collection"]
         read_only_fields = fields
 
 
@@ -106,6 +126,14 @@ class StudySettingsInput(serializers.Serializer):
     )
     gold_min_accuracy = serializers.FloatField(min_value=0, max_value=1, required=False)
     gold_min_n = serializers.IntegerField(min_value=0, max_value=_SMALLINT_MAX, required=False)
+    target_half_width = serializers.FloatField(
+        min_value=0,
+        max_value=0.5,
+        required=False,
+        help_text="Stop a candidate once its anytime-valid interval is this narrow; 0 lifts it.",
+    )
+    stop_on_decision = serializers.BooleanField(required=False)
+    sampling = serializers.ChoiceField(Sampling.choices, required=False)
 
     def validate_baseline(self, value: str) -> str:
         if not value.strip():
@@ -156,9 +184,10 @@ class StudyDetailView(generics.GenericAPIView):
     permission_classes = [ReadResearcherWriteAdmin]
     serializer_class = StudySerializer
 
-    @extend_schema(responses=StudySerializer)
+    @extend_schema(responses=StudyDetailSerializer)
     def get(self, request: Request, slug: str) -> Response:
-        return Response(StudySerializer(_study_or_404(slug)).data)
+        study = _study_or_404(slug)
+        return Response({**StudySerializer(study).data, "collection": study_collection(study)})
 
     @extend_schema(request=StudySettingsInput, responses=StudySerializer)
     def patch(self, request: Request, slug: str) -> Response:

@@ -86,6 +86,8 @@ class PickRule:
     order: str = "c.study_id, c.judgment_count, c.id"
     # Whether the rater may be leased anything in the study (their standing, quality control).
     rater_ok: str = ""
+    # Whether comparison ``c`` may be served at all (collection: its candidate has not stopped).
+    eligible: str = ""
 
     @cached_property
     def counted_sql(self) -> str:
@@ -140,6 +142,7 @@ SELECT set_config('prefeval.pick', coalesce((
                           AND o.status = 'open')
        AND (%(quota)s::integer IS NULL OR {RATER_JUDGED_SQL} < %(quota)s::integer)
        AND {self.rater_ok or RATER_IN_GOOD_STANDING}
+       {f"AND {self.eligible}" if self.eligible else ""}
        AND NOT EXISTS (SELECT 1 FROM annotations_assignment m
                         WHERE m.comparison_id = c.id AND m.rater_id = %(rater)s)
        AND NOT EXISTS (SELECT 1 FROM annotations_judgment jr
@@ -225,13 +228,35 @@ def study_controls_active(*, study: Study) -> bool:
     return bool(study.gold_rate) or study.repeat_rate > 0 or study.qualification > 0
 
 
+# Collection with a target (services/collection.py): a stopped candidate's pairs have no
+# priority and are not served; uniform serves the fewest judgments first in a random order of
+# prompts, adaptive the highest priority first, completing started pairs before new ones.
+_SERVABLE = "c.priority IS NOT NULL"
+_UNIFORM_ORDER = "c.study_id, c.judgment_count, c.shuffle"
+_ADAPTIVE_ORDER = "c.study_id, c.priority DESC NULLS LAST, c.judgment_count DESC, c.shuffle"
+
+
+@cache
+def _rule(*, rater_ok: str, target: bool, adaptive: bool) -> PickRule:
+    if not target:
+        return PickRule(rater_ok=rater_ok)
+    order = _ADAPTIVE_ORDER if adaptive else _UNIFORM_ORDER
+    return PickRule(rater_ok=rater_ok, order=order, eligible=_SERVABLE)
+
+
 def study_pick_rule(*, study: Study) -> PickRule:
     """The pick rule of `study`; the next and submit paths both take it from here."""
     if study.qualification > 0:
-        return SCREENED_PICK_RULE
-    if study_controls_active(study=study):
-        return CONTROLLED_PICK_RULE
-    return PICK_RULE
+        rater_ok = SCREENED_PICK_RULE.rater_ok
+    elif study_controls_active(study=study):
+        rater_ok = CONTROLLED_PICK_RULE.rater_ok
+    else:
+        rater_ok = ""
+    return _rule(
+        rater_ok=rater_ok,
+        target=study.target_half_width is not None,
+        adaptive=study.sampling == "adaptive",
+    )
 
 
 _COMPARISON_LOCK = "SELECT 1 FROM annotations_comparison WHERE id = %(comparison)s FOR UPDATE"
@@ -418,6 +443,11 @@ def assignment_next(*, study: Study, rater: User) -> Assignment | None:
     # Imported here: quality control builds on the judging service, which builds on this one.
     from annotations.services.quality import control_check_lease, control_next
 
+    if study.target_half_width is not None:
+        # Bounded: a real refresh at most every few seconds per study (services/collection.py).
+        from annotations.services.collection import collection_refresh
+
+        collection_refresh(study=study)
     if study_controls_active(study=study):
         decision = control_next(study=study, rater=rater)
         if decision.check is not None:

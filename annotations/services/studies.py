@@ -19,9 +19,11 @@ from annotations.models import (
     Pairing,
     Prompt,
     RationaleMode,
+    Sampling,
     Scale,
     Study,
 )
+from annotations.services.collection import collection_priorities_reset
 from annotations.services.generators import generator_get_or_create
 from annotations.services.pairing import comparisons_create, study_pairing_lock
 
@@ -54,7 +56,12 @@ STUDY_SETTINGS = (
     "screenout_url",
     "gold_min_accuracy",
     "gold_min_n",
+    "target_half_width",
+    "stop_on_decision",
+    "sampling",
 )
+# The settings collection with a target reads: changing one recomputes the status at once.
+COLLECTION_FIELDS = frozenset({"target_half_width", "stop_on_decision", "sampling", "overlap"})
 
 
 # The settings the pairing rule reads: changing either one makes the comparisons it calls for.
@@ -185,6 +192,21 @@ def _control_settings_check(settings: dict[str, Any], study: Study | None) -> No
             raise ValidationError({field: f"must be a whole number from 0, not {value!r}"})
     if "qualification_retry" in settings and not isinstance(settings["qualification_retry"], bool):
         raise ValidationError({"qualification_retry": "must be true or false"})
+    if "sampling" in settings:
+        _check_choices("sampling", [settings["sampling"]], Sampling.values)
+    target = settings.get("target_half_width")
+    if target is not None:
+        if isinstance(target, bool) or not isinstance(target, int | float):
+            raise ValidationError({"target_half_width": f"must be a number, not {target!r}"})
+        if target == 0:
+            # 0 lifts the target: None would mean "leave unchanged" here.
+            settings["target_half_width"] = None
+        elif not 0 < target <= 0.5:
+            raise ValidationError(
+                {"target_half_width": f"must be a half-width above 0 and at most 0.5, not {target}"}
+            )
+        else:
+            settings["target_half_width"] = float(target)
     gold = settings.get("gold_rate", study.gold_rate if study else None) or 0.0
     repeat = settings.get("repeat_rate", study.repeat_rate if study else 0.0)
     if gold + repeat > 1:
@@ -264,10 +286,13 @@ def study_create_or_update(
         if study is None:
             study = Study(slug=slug, name=settings.get("name") or slug)
         changed: list[str] = []
+        lifted = "target_half_width" in settings and settings["target_half_width"] is None
         for field, value in settings.items():
             if getattr(study, field) != value:
                 setattr(study, field, value)
                 changed.append(field)
+        if COLLECTION_FIELDS & set(changed):
+            study.collection_at = None
         study.full_clean(exclude=["baseline"])
         study.save()
         if baseline:
@@ -283,6 +308,8 @@ def study_create_or_update(
         added = 0
         if not created and PAIRING_FIELDS & set(changed):
             added = study_comparisons_create(study=study)
+        if lifted and "target_half_width" in changed:
+            collection_priorities_reset(study=study)
     return StudyResult(
         study=study, created=created, changed=[] if created else changed, comparisons_added=added
     )

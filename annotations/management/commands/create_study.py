@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotations.errors import validation_message
-from annotations.models import Access, Criterion, Flag, Pairing, RationaleMode, Scale
+from annotations.models import Access, Criterion, Flag, Pairing, RationaleMode, Sampling, Scale
 from annotations.services.studies import study_create_or_update
 
 
@@ -74,6 +74,30 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--completion-url", help="where a rater who completes goes; {code} is filled in"
+        )
+        collection = parser.add_argument_group("collection with a target precision")
+        collection.add_argument(
+            "--target-half-width",
+            type=float,
+            metavar="H",
+            help="stop collecting for a candidate once its anytime-valid 95%% interval has "
+            "half-width H or less, e.g. 0.05 (0 lifts the target)",
+        )
+        collection.add_argument(
+            "--stop-on-decision",
+            dest="stop_on_decision",
+            action="store_true",
+            default=None,
+            help="also stop once a candidate's interval excludes 50%%",
+        )
+        collection.add_argument(
+            "--no-stop-on-decision", dest="stop_on_decision", action="store_false", default=None
+        )
+        collection.add_argument(
+            "--sampling",
+            choices=Sampling.values,
+            help="uniform (default: fewest judgments first) or adaptive (the candidates "
+            "furthest from their stopping rule first)",
         )
         control = parser.add_argument_group("rater quality control")
         control.add_argument(
@@ -167,6 +191,9 @@ class Command(BaseCommand):
                 screenout_url=options["screenout_url"],
                 gold_min_accuracy=options["gold_min_accuracy"],
                 gold_min_n=options["gold_min_n"],
+                target_half_width=options["target_half_width"],
+                stop_on_decision=options["stop_on_decision"],
+                sampling=options["sampling"],
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from exc

@@ -1,0 +1,262 @@
+"""Collection with a target precision: stop judging a candidate once its anytime-valid
+interval is narrow enough (or, with stop_on_decision, excludes 50%), and under adaptive
+sampling spend judgments on the candidates furthest from their stopping rule.
+
+Each candidate's anytime-valid interval (stats/confidence_sequences.py) is computed from its
+completed comparisons against the baseline: one observation per comparison that has its k
+counted judgments, the mean of their scores (win 1, tie 0.5, loss 0), in the order they
+completed. Comparisons are served in a random order of prompts (Comparison.shuffle), which is
+what makes the observations independent draws with the candidate's mean.
+
+The pick rule never runs this: collection_refresh recomputes the statuses and writes each
+comparison's priority (NULL: its candidate has stopped and it is served no more), at most once
+every REFRESH_SECONDS per study, from the next path of whichever rater finds it stale (one of
+them, under an advisory lock), and whenever the overview or the API asks for a fresh status.
+
+Priorities under adaptive sampling: for a vs-baseline pair, the candidate's half-width over the
+half-width that would stop it (the target, or with stop_on_decision the distance of its mean
+from 50% when that is larger): the furthest from its rule first. For a pair of two candidates
+in an all_pairs study, the expected shrinking of the standard error of the pair's win rate
+from one more judgment, sqrt(p (1 - p)) (1 / sqrt(n + 1) - 1 / sqrt(n + 2)), with p from the
+Bradley-Terry fit, in the manner of Chatbot Arena's active sampling (Chiang et al. 2024,
+sec. 5). Under uniform sampling every pair that may be served has priority 0 and the fewest
+judgments go first, as without a target.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone
+
+from annotations.models import Generator, Pairing, Sampling, Study
+from annotations.selectors.collection import counted_judgments, study_design
+
+REFRESH_SECONDS = 10
+ALPHA = 0.05
+# Priority of a pair of two candidates never judged (all_pairs adaptive): first.
+_UNJUDGED = 1.0
+
+
+def study_has_target(*, study: Study) -> bool:
+    """Whether `study` collects to a target (else every comparison gets its k judgments)."""
+    return study.target_half_width is not None
+
+
+def _candidate_rows(study: Study) -> tuple[list[dict[str, Any]], dict[int, float | None]]:
+    """Each candidate's anytime-valid interval and status; and its vs-baseline priority."""
+    from annotations.stats.confidence_sequences import (
+        comparison_means,
+        confidence_sequence,
+        stopping_status,
+    )
+
+    counted = counted_judgments(study=study)
+    names = dict(Generator.objects.filter(study=study).values_list("pk", "name"))
+    baseline = study.baseline_id
+    target = study.target_half_width
+    rows: list[dict[str, Any]] = []
+    priorities: dict[int, float | None] = {}
+    vs_base = counted.generator_b == baseline
+    for generator_id, name in sorted(names.items(), key=lambda item: item[1]):
+        if generator_id == baseline:
+            continue
+        mine = vs_base & (counted.generator_a == generator_id)
+        scores = (counted.sign[mine] + 1) / 2.0
+        values = comparison_means(
+            comparisons=counted.comparison[mine], scores=scores, k=study.overlap
+        )
+        cs = confidence_sequence(values=values, alpha=ALPHA, target_half_width=target)
+        status = stopping_status(
+            low=cs.low,
+            high=cs.high,
+            target_half_width=target,
+            stop_on_decision=study.stop_on_decision,
+        )
+        if status != "collecting":
+            priority = None
+        elif study.sampling == Sampling.ADAPTIVE:
+            needed = max(target or 0.0, abs(cs.mean - 0.5) if study.stop_on_decision else 0.0)
+            priority = cs.half_width / needed if needed > 0 else cs.half_width
+            if math.isnan(priority):
+                priority = 1.0
+        else:
+            priority = 0.0
+        priorities[generator_id] = priority
+        rows.append(
+            {
+                "name": name,
+                "generator_id": generator_id,
+                "status": status,
+                "half_width": cs.half_width,
+                "av_ci_low": cs.low,
+                "av_ci_high": cs.high,
+                "observations": cs.n,
+                "judgments": int(mine.sum()),
+                "values": values,
+            }
+        )
+    return rows, priorities
+
+
+def _pair_priorities(study: Study) -> dict[tuple[int, int], float]:
+    """All-pairs adaptive: the priority of each pair of two candidates (module docstring)."""
+    from annotations.stats.bradley_terry import bradley_terry_fit
+
+    counted = counted_judgments(study=study)
+    design = study_design(study=study)
+    probability: dict[tuple[int, int], float] = {}
+    if len(counted.sign):
+        fit = bradley_terry_fit(
+            first=counted.generator_a,
+            second=counted.generator_b,
+            scores=(counted.sign + 1) / 2.0,
+            baseline=study.baseline_id if study.baseline_id is not None else counted.generator_a[0],
+            ci="sandwich",
+        )
+        ratings = {row.generator: row.rating for row in fit.ratings}
+        for pair in design:
+            ra, rb = ratings.get(pair.generator_a), ratings.get(pair.generator_b)
+            if ra is not None and rb is not None and not (math.isnan(ra) or math.isnan(rb)):
+                probability[(pair.generator_a, pair.generator_b)] = 1.0 / (
+                    1.0 + 10.0 ** ((rb - ra) / 400.0)
+                )
+    out: dict[tuple[int, int], float] = {}
+    for pair in design:
+        key = (pair.generator_a, pair.generator_b)
+        p = probability.get(key)
+        if p is None:
+            out[key] = _UNJUDGED
+            continue
+        n = pair.judgments
+        out[key] = math.sqrt(p * (1.0 - p)) * (1.0 / math.sqrt(n + 1) - 1.0 / math.sqrt(n + 2))
+    return out
+
+
+_SET_PRIORITY_SQL = """
+UPDATE annotations_comparison c SET priority = m.priority
+  FROM annotations_output oa, annotations_output ob,
+       unnest(%(a)s::bigint[], %(b)s::bigint[], %(p)s::float8[]) AS m(a, b, priority)
+ WHERE c.study_id = %(study)s AND oa.id = c.output_a_id AND ob.id = c.output_b_id
+   AND oa.generator_id = m.a AND ob.generator_id = m.b
+   AND c.priority IS DISTINCT FROM m.priority"""
+
+
+def _priorities_write(study: Study, priorities: dict[tuple[int, int], float | None]) -> None:
+    if not priorities:
+        return
+    keys = list(priorities)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SET_PRIORITY_SQL,
+            {
+                "study": study.pk,
+                "a": [a for a, _ in keys],
+                "b": [b for _, b in keys],
+                "p": [priorities[key] for key in keys],
+            },
+        )
+
+
+def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int, int], Any]]:
+    """The collection status of `study` (the `collection` JSON) and the priority of each
+    pair of generators (canonical sides), from its counted judgments now."""
+    from annotations.stats.confidence_sequences import observations_to_target
+
+    design = study_design(study=study)
+    judgments_used = sum(pair.judgments for pair in design)
+    judgments_if_uniform = sum(pair.comparisons for pair in design) * study.overlap
+    rows, candidate_priority = _candidate_rows(study) if study_has_target(study=study) else ([], {})
+    priorities: dict[tuple[int, int], Any] = {}
+    for pair in design:
+        if pair.generator_b == study.baseline_id and pair.generator_a in candidate_priority:
+            priorities[(pair.generator_a, pair.generator_b)] = candidate_priority[pair.generator_a]
+    if study.sampling == Sampling.ADAPTIVE and study.pairing == Pairing.ALL_PAIRS:
+        for key, value in _pair_priorities(study).items():
+            priorities.setdefault(key, value)
+    for pair in design:
+        priorities.setdefault((pair.generator_a, pair.generator_b), 0.0)
+    more = 0
+    more_known = True
+    for row in rows:
+        values = row.pop("values")
+        row.pop("generator_id")
+        if row["status"] == "collecting":
+            needed = observations_to_target(
+                values=values, target_half_width=study.target_half_width, alpha=ALPHA
+            )
+            if needed is None:
+                more_known = False
+            else:
+                more += needed * study.overlap
+    if rows:
+        # With a target: complete once every candidate has stopped.
+        complete = all(row["status"] != "collecting" for row in rows)
+    else:
+        complete = judgments_if_uniform > 0 and judgments_used >= judgments_if_uniform
+    state = {
+        "status": "complete" if complete else "collecting",
+        "sampling": study.sampling,
+        "target_half_width": study.target_half_width,
+        "stop_on_decision": study.stop_on_decision,
+        "judgments_used": judgments_used,
+        "judgments_if_uniform": judgments_if_uniform,
+        "judgments_saved": max(0, judgments_if_uniform - judgments_used) if complete else None,
+        "more_judgments": None if complete else (more if more_known and rows else None),
+        "generators": rows,
+        "computed_at": timezone.now().isoformat(),
+    }
+    return state, priorities
+
+
+def _lock_key(study: Study) -> int:
+    return 0x5052_4546_0000 + study.pk  # "PREF" + the study id: one advisory lock per study
+
+
+def collection_refresh(*, study: Study, force: bool = False) -> dict[str, Any]:
+    """Recompute and store the collection status and priorities of `study` when they are
+    older than REFRESH_SECONDS (or `force`); the status, fresh or as stored.
+
+    Only one request refreshes a study at a time (an advisory lock taken without waiting);
+    the others carry on with the priorities already written.
+    """
+    now = timezone.now()
+    fresh = study.collection_at is not None and now - study.collection_at < timedelta(
+        seconds=REFRESH_SECONDS
+    )
+    if fresh and not force:
+        return study.collection_state
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_key(study)])
+            if not cursor.fetchone()[0]:
+                return study.collection_state
+        state, priorities = collection_compute(study=study)
+        _priorities_write(study, priorities)
+        Study.objects.filter(pk=study.pk).update(collection_state=state, collection_at=now)
+    study.collection_state = state
+    study.collection_at = now
+    return state
+
+
+def collection_priorities_reset(*, study: Study) -> None:
+    """Every comparison of `study` may be served again (the target was removed)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE annotations_comparison SET priority = 0"
+            " WHERE study_id = %s AND priority IS DISTINCT FROM 0",
+            [study.pk],
+        )
+
+
+def collection_values(*, state: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Each candidate's anytime-valid interval from a collection status, by name."""
+    return {
+        row["name"]: (row["av_ci_low"], row["av_ci_high"])
+        for row in state.get("generators", [])
+        if not (np.isnan(row["av_ci_low"]) or np.isnan(row["av_ci_high"]))
+    }

@@ -72,6 +72,17 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "planning_resolution",
         "stopping_status",
     ),
+    "planning": (
+        "PLANNING_RUNS",
+        "AnytimeSampleSize",
+        "FixedSampleSize",
+        "IntraclassCorrelation",
+        "anytime_sample_size",
+        "comparison_means_simulate",
+        "design_effect",
+        "fixed_sample_size",
+        "icc_estimate",
+    ),
     "rater_quality": (
         "REASONS",
         "QualityThresholds",

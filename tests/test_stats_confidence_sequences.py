@@ -15,6 +15,7 @@ from annotations.stats import (
     comparison_means,
     confidence_sequence,
     confidence_sequence_path,
+    lattice_resolution,
     observations_to_target,
     observations_until,
     stopping_status,
@@ -25,6 +26,7 @@ ALPHA = 0.05
 # Coarser than the default lattice to keep the simulations quick; the outward rounding keeps
 # the intervals valid at any resolution.
 COARSE = 1e-3
+FINE = 1e-4
 
 
 def _paper_bets(x: list[float]) -> list[float]:
@@ -47,21 +49,26 @@ def test_after_n_wins_the_lower_end_is_the_closed_form(n: int) -> None:
     # - (1 - c)) = 1 / (2 * 40^(1/n) - 1) with c = theta = 1/2, alpha = 0.05.
     exact = 1 / (2 * 40 ** (1 / n) - 1)
     assert min(_paper_bets([1.0] * n)) >= 0.5 / exact  # the truncation does bind there
-    cs = confidence_sequence(values=np.ones(n))
+    cs = confidence_sequence(values=np.ones(n), resolution=FINE)
     assert exact - 2e-4 <= cs.low <= exact  # one lattice step (1e-4) outward at most
     assert cs.high == 1.0
-    losses = confidence_sequence(values=np.zeros(n))
+    losses = confidence_sequence(values=np.zeros(n), resolution=FINE)
     assert 1 - exact <= losses.high <= 1 - exact + 2e-4
     assert losses.low == 0.0
 
 
 def test_closed_form_values_by_hand() -> None:
     # 1 / (2 * 40^(1/5) - 1) = 1 / (2 * 2.0913 - 1) = 0.3142 after five wins in a row.
-    assert confidence_sequence(values=np.ones(5)).low == pytest.approx(0.3142, abs=2e-4)
+    assert confidence_sequence(values=np.ones(5), resolution=FINE).low == pytest.approx(
+        0.3142, abs=2e-4
+    )
     # With a target half-width of 0.5 every bet is 0.5 / sigma2 >= 2 >= c/m for m >= 1/4, so
     # the same closed form holds once the boundary passes 1/4 (five wins: 0.3142).
-    targeted = confidence_sequence(values=np.ones(5), target_half_width=0.5)
+    targeted = confidence_sequence(values=np.ones(5), target_half_width=0.5, resolution=FINE)
     assert targeted.low == pytest.approx(0.3142, abs=2e-4)
+    # The default lattice is coarser (0.0005), and rounds outward: never above the exact end.
+    coarse = confidence_sequence(values=np.ones(5))
+    assert 0.31421 - 1e-3 <= coarse.low <= 0.31421
 
 
 def test_one_observation_rules_nothing_out() -> None:
@@ -77,8 +84,8 @@ def test_mirrored_data_give_the_mirrored_interval() -> None:
     x = rng.binomial(3, 0.7, size=300) / 3
     low, high = confidence_sequence_path(values=x)
     mirror_low, mirror_high = confidence_sequence_path(values=1 - x)
-    np.testing.assert_allclose(mirror_low, 1 - high, atol=1e-4 + 1e-12)
-    np.testing.assert_allclose(mirror_high, 1 - low, atol=1e-4 + 1e-12)
+    np.testing.assert_allclose(mirror_low, 1 - high, atol=5e-4 + 1e-12)  # one lattice step
+    np.testing.assert_allclose(mirror_high, 1 - low, atol=5e-4 + 1e-12)
 
 
 @pytest.mark.parametrize("target", [None, 0.05])
@@ -258,8 +265,16 @@ def test_comparison_means_are_ordered_by_completion_and_use_the_first_k() -> Non
         ({"values": [0.5], "alpha": 1.5}, "alpha must be between 0 and 1"),
         ({"values": [0.5], "target_half_width": 0.0}, "target half-width"),
         ({"values": [0.5], "resolution": 0.5}, "resolution"),
+        ({"values": [0.5], "resolution": 0.0}, "resolution"),
     ],
 )
 def test_bad_input_is_refused(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         confidence_sequence(**kwargs)
+
+
+def test_the_default_lattice_follows_the_target() -> None:
+    assert lattice_resolution(target_half_width=None) == 5e-4
+    assert lattice_resolution(target_half_width=0.05) == 5e-4
+    assert lattice_resolution(target_half_width=0.02) == pytest.approx(2e-4)
+    assert lattice_resolution(target_half_width=0.005) == 1e-4

@@ -105,7 +105,7 @@ def test_anytime_rule_is_the_rule_applied_to_the_simulated_data() -> None:
         x = comparison_means_simulate(
             win_rate=0.6, raters_per_comparison=3, icc=0.2, size=plan.horizon, rng=rng
         )
-        by_hand.append(observations_until(values=x, target_half_width=0.08, resolution=8e-4))
+        by_hand.append(observations_until(values=x, target_half_width=0.08))
     assert plan.comparisons_mean == np.mean(by_hand)
     assert plan.judgments_mean == 3 * np.mean(by_hand)
 

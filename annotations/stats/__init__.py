@@ -67,9 +67,9 @@ _PUBLIC: dict[str, tuple[str, ...]] = {
         "comparison_means",
         "confidence_sequence",
         "confidence_sequence_path",
+        "lattice_resolution",
         "observations_to_target",
         "observations_until",
-        "planning_resolution",
         "stopping_status",
     ),
     "planning": (

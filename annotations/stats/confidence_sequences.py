@@ -24,8 +24,8 @@ narrow. Two are offered:
 - a target half-width H: bet_t = H / sigma2_{t-1}, the constant bet whose capital grows fastest
   against a mean H away from the truth (E log(1 + b (X - m)) ~ b H - b^2 sigma^2 / 2), which is
   what has to be ruled out for the half-width to reach H. It gets there with about 1.5 times
-  the fixed-n sample size, where the untargeted bets need 3 to 8 times as many
-  (tests/test_stats_confidence_sequences.py checks the ratio at two sizes).
+  the fixed-n sample size, where the untargeted bets need 2 to 8 times as many, the more the
+  smaller H (tests/test_stats_confidence_sequences.py and test_stats_planning.py check it).
 
 K+ falls and K- rises in m, so C_t is an interval; the running intersection of the C_t (also a
 CS) is what this module reports, so the interval never widens as observations arrive.
@@ -36,7 +36,10 @@ served in a random order of prompts are independent draws with the same mean, wh
 assumption the guarantee rests on.
 
 The set is computed on a lattice of candidate means j / G (G = 1 / resolution), rounded outward
-by one lattice step, so the reported interval contains the exact one. Values the running
+by one lattice step, so the reported interval contains the exact one. The step is a hundredth
+of the target half-width, between 0.0001 and AV_RESOLUTION = 0.0005 (below the 0.1 point a
+page shows): the rounding then adds at most 1% of the target to a half-width, and the rule and
+the plans that simulate it use the same lattice. Values the running
 intersection has ruled out are never needed again, so each block of observations is evaluated
 only on the lattice points still inside the interval: the work grows like sqrt(n) lattice
 points per observation at first and falls as the interval narrows.
@@ -58,7 +61,8 @@ AV_METHOD_DESCRIPTION = (
     "taken as independent draws in a random order of prompts; valid however often it is looked "
     "at and whenever collection stops"
 )
-AV_RESOLUTION = 1e-4
+AV_RESOLUTION = 5e-4
+_FINEST_RESOLUTION = 1e-4
 
 Status = Literal["collecting", "precise", "decided"]
 STATUSES: tuple[str, ...] = ("collecting", "precise", "decided")
@@ -104,7 +108,17 @@ def _check(alpha: float, target_half_width: float | None) -> None:
         raise ValueError(f"target half-width must be in (0, 0.5], got {target_half_width}")
 
 
-def _points(resolution: float) -> int:
+def lattice_resolution(*, target_half_width: float | None) -> float:
+    """The lattice step used when none is given: a hundredth of the target half-width, between
+    0.0001 and AV_RESOLUTION; AV_RESOLUTION without a target."""
+    if target_half_width is None:
+        return AV_RESOLUTION
+    return min(AV_RESOLUTION, max(_FINEST_RESOLUTION, target_half_width / 100.0))
+
+
+def _points(resolution: float | None, target_half_width: float | None) -> int:
+    if resolution is None:
+        resolution = lattice_resolution(target_half_width=target_half_width)
     if not 0.0 < resolution <= 0.1:
         raise ValueError(f"resolution must be in (0, 0.1], got {resolution}")
     return round(1.0 / resolution)
@@ -209,7 +223,7 @@ def confidence_sequence_path(
     values: npt.ArrayLike,
     alpha: float = 0.05,
     target_half_width: float | None = None,
-    resolution: float = AV_RESOLUTION,
+    resolution: float | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """The anytime-valid (1 - alpha) interval, as the running intersection, after each
     observation: (low, high), each of len(values); the intervals never widen.
@@ -221,7 +235,7 @@ def confidence_sequence_path(
     """
     _check(alpha, target_half_width)
     x = _observations(values)
-    points = _points(resolution)
+    points = _points(resolution, target_half_width)
     if len(x) == 0:
         return np.empty(0), np.empty(0)
     first, last, _ = _lattice_path(
@@ -235,7 +249,7 @@ def confidence_sequence(
     values: npt.ArrayLike,
     alpha: float = 0.05,
     target_half_width: float | None = None,
-    resolution: float = AV_RESOLUTION,
+    resolution: float | None = None,
 ) -> ConfidenceSequence:
     """The anytime-valid (1 - alpha) interval for the mean after all of `values`, in the order
     they arrived (see confidence_sequence_path); with no observations it is [0, 1]."""
@@ -261,7 +275,7 @@ def observations_until(
     target_half_width: float,
     stop_on_decision: bool = False,
     alpha: float = 0.05,
-    resolution: float = AV_RESOLUTION,
+    resolution: float | None = None,
 ) -> int | None:
     """How many of `values` (in order) the stopping rule uses: the first n at which the
     interval (bets tuned to the target) has half-width at most `target_half_width`, or, with
@@ -273,13 +287,7 @@ def observations_until(
         return None
     rule = _StopRule(half_width=target_half_width, outside=0.5 if stop_on_decision else None)
     bets = _bets(x, alpha, target_half_width)
-    return _lattice_path(x, bets, alpha, _points(resolution), rule)[2]
-
-
-def planning_resolution(*, target_half_width: float) -> float:
-    """The lattice step for estimates of the stopping time: a hundredth of the target, between
-    AV_RESOLUTION and 0.001. The outward rounding then adds at most 2% to a half-width."""
-    return min(1e-3, max(AV_RESOLUTION, target_half_width / 100.0))
+    return _lattice_path(x, bets, alpha, _points(resolution, target_half_width), rule)[2]
 
 
 def stopping_status(
@@ -323,8 +331,7 @@ def observations_to_target(
     replacement from the observations seen (a bootstrap of the comparisons' mean scores, fixed
     seed), and the median number needed is returned, rounded up. None with fewer than
     `min_observations` observations (too few to say what the rate is), or when the median
-    future does not get there within `horizon` more. The continuations use a lattice of a
-    hundredth of the target (planning_resolution): an estimate needs no finer steps.
+    future does not get there within `horizon` more.
     """
     _check(alpha, target_half_width)
     x = _observations(values)
@@ -334,13 +341,10 @@ def observations_to_target(
     if len(x) < min_observations:
         return None
     rng = np.random.default_rng(seed)
-    resolution = planning_resolution(target_half_width=target_half_width)
     needed = []
     for _ in range(continuations):
         future = np.concatenate((x, rng.choice(x, size=horizon)))
-        used = observations_until(
-            values=future, target_half_width=target_half_width, alpha=alpha, resolution=resolution
-        )
+        used = observations_until(values=future, target_half_width=target_half_width, alpha=alpha)
         needed.append(math.inf if used is None else used - len(x))
     median = float(np.median(needed))
     return None if math.isinf(median) else math.ceil(median)

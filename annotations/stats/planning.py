@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from annotations.stats._common import z_value
-from annotations.stats.confidence_sequences import observations_until, planning_resolution
+from annotations.stats.confidence_sequences import observations_until
 
 # Runs of the anytime-valid rule that anytime_sample_size simulates. The comparisons the rule
 # uses vary by about 10% between runs (tests/test_stats_planning.py), so the mean of 32 runs is
@@ -181,7 +181,6 @@ def anytime_sample_size(
     )
     horizon = max(10 * fixed.comparisons, 1000)
     rng = np.random.default_rng(seed)
-    resolution = planning_resolution(target_half_width=half_width)
     if runs < 2:
         raise ValueError(f"runs must be at least 2, got {runs}")
     used = np.empty(runs, dtype=np.int64)
@@ -199,7 +198,6 @@ def anytime_sample_size(
             target_half_width=half_width,
             stop_on_decision=stop_on_decision,
             alpha=alpha,
-            resolution=resolution,
         )
         reached += n is not None
         used[run] = horizon if n is None else n

@@ -165,8 +165,6 @@ def _priorities_write(study: Study, priorities: dict[tuple[int, int], float | No
 def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int, int], Any]]:
     """The collection status of `study` (the `collection` JSON) and the priority of each
     pair of generators (canonical sides), from its counted judgments now."""
-    from annotations.stats.confidence_sequences import observations_to_target
-
     design = study_design(study=study)
     judgments_used = sum(pair.judgments for pair in design)
     judgments_if_uniform = sum(pair.comparisons for pair in design) * study.overlap
@@ -186,8 +184,8 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
         values = row.pop("values")
         row.pop("generator_id")
         if row["status"] == "collecting":
-            needed = observations_to_target(
-                values=values, target_half_width=study.target_half_width, alpha=ALPHA
+            needed = _more_observations(
+                n=len(values), half_width=row["half_width"], target=study.target_half_width
             )
             if needed is None:
                 more_known = False
@@ -211,6 +209,21 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
         "computed_at": timezone.now().isoformat(),
     }
     return state, priorities
+
+
+# Fewer completed comparisons than this say too little about the rate to extrapolate.
+_MIN_FOR_ESTIMATE = 10
+
+
+def _more_observations(*, n: int, half_width: float, target: float | None) -> int | None:
+    """About how many more completed comparisons until the half-width reaches `target`, at the
+    current rate: an interval's half-width shrinks about as 1 / sqrt(n), so n (hw / H)^2 are
+    needed in all. A rough figure for the page ("about N more judgments"), cheap enough for
+    every refresh (stats/confidence_sequences.observations_to_target simulates it, in seconds).
+    None when too few comparisons are complete to say."""
+    if target is None or n < _MIN_FOR_ESTIMATE:
+        return None
+    return max(0, math.ceil(n * (half_width / target) ** 2) - n)
 
 
 def _lock_key(study: Study) -> int:

@@ -1,0 +1,146 @@
+"""Collection with a target: candidates stop when their anytime-valid interval is narrow
+enough or decided, stopped candidates are served no more, adaptive order, the status JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from annotations.models import Comparison, Generator, Judgment, Study
+from annotations.services.assignment import assignment_next
+from annotations.services.collection import collection_refresh
+from annotations.services.judging import judgment_submit
+from annotations.services.loading.prompts import prompt_set_load
+from annotations.services.studies import study_create_or_update
+from tests.api_support import token_client
+from tests.judging_support import make_user
+
+pytestmark = pytest.mark.django_db
+
+BASE = "base"
+
+
+def _study(prompts: int, candidates: list[str], **settings: object) -> Study:
+    study = study_create_or_update(slug="target", baseline=BASE, **settings).study
+    rows = [
+        {
+            "key": f"p{i}",
+            "prompt": f"prompt {i}",
+            "outputs": {name: f"{name} answer {i}" for name in [BASE, *candidates]},
+        }
+        for i in range(prompts)
+    ]
+    data = "".join(json.dumps(row) + "\n" for row in rows).encode()
+    import io
+
+    prompt_set_load(study=study, file=io.BytesIO(data), filename="p.jsonl")
+    study.refresh_from_db()
+    return study
+
+
+def _judge_all(study: Study, raters: list, winner_of) -> int:
+    """Each rater judges until nothing is left; `winner_of(candidate name)` picks the
+    canonical winner ('a' the candidate, 'b' the baseline). Returns the judgments made."""
+    made = 0
+    for rater in raters:
+        while True:
+            study.refresh_from_db()
+            collection_refresh(study=study, force=True)
+            lease = assignment_next(study=study, rater=rater)
+            if lease is None:
+                break
+            comparison = lease.comparison
+            candidate = Generator.objects.get(outputs__pk=comparison.output_a_id).name
+            a_wins = winner_of(candidate) == "a"
+            winner = "left" if a_wins == lease.left_is_a else "right"
+            judgment_submit(assignment=lease, rater=rater, winner=winner)
+            made += 1
+    return made
+
+
+def test_a_clear_winner_stops_early_on_decision_and_is_served_no_more() -> None:
+    study = _study(200, ["strong"], overlap=1, target_half_width=0.05, stop_on_decision=True)
+    raters = [make_user("r1")]
+    made = _judge_all(study, raters, lambda name: "a")
+    study.refresh_from_db()
+    state = collection_refresh(study=study, force=True)
+    [row] = state["generators"]
+    assert row["status"] == "decided" and row["av_ci_low"] > 0.5
+    # An always-winning candidate is decided after a handful of comparisons, far fewer than 200.
+    assert 5 <= made <= 30
+    assert state["status"] == "complete"
+    assert state["judgments_used"] == made and state["judgments_if_uniform"] == 200
+    assert state["judgments_saved"] == 200 - made
+    assert set(Comparison.objects.values_list("priority", flat=True)) == {None}
+    assert assignment_next(study=study, rater=make_user("late")) is None
+
+
+def test_without_decision_a_candidate_stops_when_precise() -> None:
+    study = _study(400, ["even"], overlap=1, target_half_width=0.15)
+    # Alternating wins and losses: a win rate of 50%, never decided.
+    flips = iter(range(10_000))
+    made = _judge_all(study, [make_user("r1")], lambda name: "a" if next(flips) % 2 else "b")
+    state = collection_refresh(study=study, force=True)
+    [row] = state["generators"]
+    assert row["status"] == "precise" and row["half_width"] <= 0.15
+    assert row["av_ci_low"] < 0.5 < row["av_ci_high"]
+    assert made < 400
+
+
+def test_adaptive_serves_the_candidate_furthest_from_its_rule() -> None:
+    study = _study(
+        60,
+        ["clear", "close"],
+        overlap=1,
+        target_half_width=0.1,
+        stop_on_decision=True,
+        sampling="adaptive",
+    )
+    rater = make_user("r1")
+    flips = iter(range(10_000))
+
+    def winner(name: str) -> str:
+        return "a" if name == "clear" or next(flips) % 2 else "b"
+
+    made = _judge_all(study, [rater], winner)
+    state = collection_refresh(study=study, force=True)
+    rows = {row["name"]: row for row in state["generators"]}
+    assert rows["clear"]["status"] == "decided"
+    # The clear winner stopped early; the close one got the rest of the judgments.
+    assert rows["clear"]["judgments"] < rows["close"]["judgments"]
+    assert made == rows["clear"]["judgments"] + rows["close"]["judgments"]
+
+
+def test_lifting_the_target_serves_everything_again() -> None:
+    study = _study(50, ["strong"], overlap=1, target_half_width=0.05, stop_on_decision=True)
+    _judge_all(study, [make_user("r1")], lambda name: "a")
+    assert Comparison.objects.filter(priority__isnull=True).exists()
+    study_create_or_update(slug="target", target_half_width=0)
+    study.refresh_from_db()
+    assert study.target_half_width is None
+    assert not Comparison.objects.filter(priority__isnull=True).exists()
+    assert assignment_next(study=study, rater=make_user("r2")) is not None
+
+
+def test_the_study_api_shows_the_collection_status() -> None:
+    study = _study(30, ["strong"], overlap=1, target_half_width=0.05, stop_on_decision=True)
+    _judge_all(study, [make_user("r1")], lambda name: "a")
+    body = token_client("res", "researcher").get(f"/api/studies/{study.slug}").json()
+    collection = body["collection"]
+    assert collection["status"] == "complete" and collection["sampling"] == "uniform"
+    assert collection["target_half_width"] == 0.05
+    assert collection["judgments_used"] == Judgment.objects.count()
+    assert collection["judgments_if_uniform"] == 30
+    [row] = collection["generators"]
+    assert set(row) >= {"name", "status", "half_width", "judgments"}
+    assert row["name"] == "strong" and row["status"] == "decided"
+
+
+def test_bad_targets_are_refused_with_the_field_named() -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="target_half_width"):
+        study_create_or_update(slug="bad", baseline=BASE, target_half_width=0.7)
+    with pytest.raises(ValidationError, match="sampling"):
+        study_create_or_update(slug="bad", baseline=BASE, sampling="greedy")

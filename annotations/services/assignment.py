@@ -229,19 +229,18 @@ def study_controls_active(*, study: Study) -> bool:
 
 
 # Collection with a target (services/collection.py): a stopped candidate's pairs have no
-# priority and are not served; uniform serves the fewest judgments first in a random order of
-# prompts, adaptive the highest priority first, completing started pairs before new ones.
+# priority and are not served. An observation is a completed comparison, so started pairs are
+# completed before new ones are begun, new ones in a random order of prompts; the priorities
+# decide which candidate comes first (all equal under uniform sampling).
 _SERVABLE = "c.priority IS NOT NULL"
-_UNIFORM_ORDER = "c.study_id, c.judgment_count, c.shuffle"
-_ADAPTIVE_ORDER = "c.study_id, c.priority DESC NULLS LAST, c.judgment_count DESC, c.shuffle"
+_TARGET_ORDER = "c.study_id, c.priority DESC NULLS LAST, c.judgment_count DESC, c.shuffle"
 
 
 @cache
-def _rule(*, rater_ok: str, target: bool, adaptive: bool) -> PickRule:
+def _rule(*, rater_ok: str, target: bool) -> PickRule:
     if not target:
         return PickRule(rater_ok=rater_ok)
-    order = _ADAPTIVE_ORDER if adaptive else _UNIFORM_ORDER
-    return PickRule(rater_ok=rater_ok, order=order, eligible=_SERVABLE)
+    return PickRule(rater_ok=rater_ok, order=_TARGET_ORDER, eligible=_SERVABLE)
 
 
 def study_pick_rule(*, study: Study) -> PickRule:
@@ -252,11 +251,7 @@ def study_pick_rule(*, study: Study) -> PickRule:
         rater_ok = CONTROLLED_PICK_RULE.rater_ok
     else:
         rater_ok = ""
-    return _rule(
-        rater_ok=rater_ok,
-        target=study.target_half_width is not None,
-        adaptive=study.sampling == "adaptive",
-    )
+    return _rule(rater_ok=rater_ok, target=study.target_half_width is not None)
 
 
 _COMPARISON_LOCK = "SELECT 1 FROM annotations_comparison WHERE id = %(comparison)s FOR UPDATE"

@@ -9,7 +9,8 @@ completed. Comparisons are served in a random order of prompts (Comparison.shuff
 what makes the observations independent draws with the candidate's mean.
 
 The pick rule never runs this: collection_refresh recomputes the statuses and writes each
-comparison's priority (NULL: its candidate has stopped and it is served no more), at most once
+comparison's priority (NULL: its candidate has stopped and it is served no more; a pair already
+started is finished first, FINISH_PRIORITY, so no served comparison falls short of k), at most once
 every REFRESH_SECONDS per study, from the next path of whichever rater finds it stale (one of
 them, under an advisory lock), and whenever the overview or the API asks for a fresh status.
 
@@ -19,8 +20,9 @@ from 50% when that is larger): the furthest from its rule first. For a pair of t
 in an all_pairs study, the expected shrinking of the standard error of the pair's win rate
 from one more judgment, sqrt(p (1 - p)) (1 / sqrt(n + 1) - 1 / sqrt(n + 2)), with p from the
 Bradley-Terry fit, in the manner of Chatbot Arena's active sampling (Chiang et al. 2024,
-sec. 5). Under uniform sampling every pair that may be served has priority 0 and the fewest
-judgments go first, as without a target.
+sec. 5). Under uniform sampling every pair that may be served has priority 0. Either way the
+pick completes started pairs before it begins new ones (an observation is a completed
+comparison), new ones in the random order of Comparison.shuffle.
 """
 
 from __future__ import annotations
@@ -137,13 +139,25 @@ def _pair_priorities(study: Study) -> dict[tuple[int, int], float]:
     return out
 
 
+# A stopped candidate's pairs are served no more (priority NULL), except those already
+# started: they are finished first, so that no served comparison falls short of k.
+FINISH_PRIORITY = 1e9
 _SET_PRIORITY_SQL = """
-UPDATE annotations_comparison c SET priority = m.priority
+UPDATE annotations_comparison c
+   SET priority = CASE WHEN m.priority IS NULL AND c.judgment_count > 0
+                        AND c.judgment_count < %(overlap)s THEN %(finish)s
+                       ELSE m.priority END
   FROM annotations_output oa, annotations_output ob,
        unnest(%(a)s::bigint[], %(b)s::bigint[], %(p)s::float8[]) AS m(a, b, priority)
  WHERE c.study_id = %(study)s AND oa.id = c.output_a_id AND ob.id = c.output_b_id
    AND oa.generator_id = m.a AND ob.generator_id = m.b
-   AND c.priority IS DISTINCT FROM m.priority"""
+   AND c.priority IS DISTINCT FROM (CASE WHEN m.priority IS NULL AND c.judgment_count > 0
+                                         AND c.judgment_count < %(overlap)s THEN %(finish)s
+                                         ELSE m.priority END)"""
+# Comparisons started and not finished: a study is complete only once there are none.
+_PARTIAL_SQL = """
+SELECT count(*) FROM annotations_comparison
+ WHERE study_id = %(study)s AND judgment_count > 0 AND judgment_count < %(overlap)s"""
 
 
 def _priorities_write(study: Study, priorities: dict[tuple[int, int], float | None]) -> None:
@@ -155,6 +169,8 @@ def _priorities_write(study: Study, priorities: dict[tuple[int, int], float | No
             _SET_PRIORITY_SQL,
             {
                 "study": study.pk,
+                "overlap": study.overlap,
+                "finish": FINISH_PRIORITY,
                 "a": [a for a, _ in keys],
                 "b": [b for _, b in keys],
                 "p": [priorities[key] for key in keys],
@@ -192,8 +208,12 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
             else:
                 more += needed * study.overlap
     if rows:
-        # With a target: complete once every candidate has stopped.
-        complete = all(row["status"] != "collecting" for row in rows)
+        # With a target: complete once every candidate has stopped and the pairs already
+        # started are finished.
+        with connection.cursor() as cursor:
+            cursor.execute(_PARTIAL_SQL, {"study": study.pk, "overlap": study.overlap})
+            partial = cursor.fetchone()[0]
+        complete = partial == 0 and all(row["status"] != "collecting" for row in rows)
     else:
         complete = judgments_if_uniform > 0 and judgments_used >= judgments_if_uniform
     state = {

@@ -97,6 +97,7 @@ def test_a_rater_gets_no_lease_past_the_quota_and_then_has_completed() -> None:
         "stopped": None,
         "screenout_code": None,
         "screenout_url": None,
+        "study_complete": False,
     }
     # Completing an open study makes no membership: that would let the rater in after the
     # study turned invite-only.

@@ -144,3 +144,22 @@ def test_bad_targets_are_refused_with_the_field_named() -> None:
         study_create_or_update(slug="bad", baseline=BASE, target_half_width=0.7)
     with pytest.raises(ValidationError, match="sampling"):
         study_create_or_update(slug="bad", baseline=BASE, sampling="greedy")
+
+
+def test_the_overview_says_how_many_judgments_were_saved(client) -> None:
+    study = _study(40, ["strong"], overlap=1, target_half_width=0.05, stop_on_decision=True)
+    made = _judge_all(study, [make_user("r1")], lambda name: "a")
+    client.force_login(make_user("res", role="researcher"))
+    page = client.get("/").content.decode()
+    assert f"<strong>Complete</strong>: {made} judgments of 40, {40 - made} saved" in page
+    assert "strong: decided" in page
+
+
+def test_raters_are_told_the_study_has_what_it_needs() -> None:
+    from annotations.selectors.judging import rater_progress
+
+    study = _study(40, ["strong"], overlap=1, target_half_width=0.05, stop_on_decision=True)
+    rater = make_user("r1")
+    _judge_all(study, [rater], lambda name: "a")
+    study.refresh_from_db()
+    assert rater_progress(study=study, rater=rater)["study_complete"] is True

@@ -61,6 +61,7 @@ def test_next_returns_a_blinded_assignment_with_form_and_progress() -> None:
         "stopped": None,
         "screenout_code": None,
         "screenout_url": None,
+        "study_complete": False,
     }
     raw = response.content.decode()
     for secret in (BASELINE, CANDIDATE, "generator", "output_a", "comparison"):

@@ -150,6 +150,7 @@ def test_session_page_request_with_csrf_takes_the_fast_lane_and_judges() -> None
         "stopped": None,
         "screenout_code": None,
         "screenout_url": None,
+        "study_complete": False,
     }
     refused = client.post(
         f"/api/assignments/{leased.json()['id']}/judgment",

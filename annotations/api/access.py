@@ -41,6 +41,9 @@ class ProgressSerializer(serializers.Serializer):
     screenout_url = serializers.CharField(
         allow_null=True, help_text="the screen-out URL once screened out; {code} filled in"
     )
+    study_complete = serializers.BooleanField(
+        help_text="a study with a target precision has collected what it needs"
+    )
 
 
 class ProgressView(APIView):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -109,6 +110,14 @@ def completion_url_fill(*, url: str, code: str) -> str:
     return url.replace("{code}", quote(code, safe=""))
 
 
+def _collection_complete(study: Study) -> bool:
+    state = study.collection_state
+    if isinstance(state, str):
+        # A study read by hand-written SQL (study_judging_get) holds the JSON as text.
+        state = json.loads(state)
+    return isinstance(state, dict) and state.get("status") == "complete"
+
+
 def rater_progress(*, study: Study, rater: User) -> dict[str, Any]:
     """The rater's progress in `study`: judged, skipped, remaining, quota, complete and, once
     complete, the completion code and URL (None until then, so they reach no page early).
@@ -175,6 +184,8 @@ def rater_progress(*, study: Study, rater: User) -> dict[str, Any]:
         ),
         # None, "paused" (also an excluded rater: they are not told more) or "screened_out".
         "stopped": stopped,
+        # A study with a target has collected what it needs (services/collection.py).
+        "study_complete": _collection_complete(study),
         "screenout_code": screenout_code or None,
         "screenout_url": (
             completion_url_fill(url=study.screenout_url, code=screenout_code)

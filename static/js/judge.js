@@ -278,7 +278,10 @@
       return;
     }
     doneBox.hidden = false;
-    say("Nothing is left for you in this study." + (last ? " Press U to change your last judgment." : ""), "ok");
+    const why = progress && progress.study_complete
+      ? "This study has collected all the judgments it needs."
+      : "Nothing is left for you in this study.";
+    say(why + (last ? " Press U to change your last judgment." : ""), "ok");
   }
 
   // Paused, excluded or screened out (rater quality control): a kind word, and for a

@@ -28,6 +28,9 @@ class Platform(models.TextChoices):
 # add_user or API call can register such a name: only crowd sign-in makes them (as "ext:" is
 # only ever made by the judgment import).
 CROWD_PREFIXES = tuple(f"{platform}:" for platform in Platform.values)
+# An automatic judge (an LLM) whose verdicts were imported with import_judgments --judge NAME
+# is the account "judge:NAME": its verdicts are kept apart from human judgments.
+JUDGE_PREFIX = "judge:"
 
 
 class User(AbstractUser):
@@ -519,6 +522,8 @@ class Assignment(models.Model):
 class JudgmentSource(models.TextChoices):
     WEB = "web", "Judged in the app"
     IMPORT = "import", "Imported"
+    # An automatic judge's verdict: never a human judgment, never counted toward k.
+    JUDGE = "judge", "Automatic judge"
 
 
 class Judgment(models.Model):

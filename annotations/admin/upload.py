@@ -43,6 +43,12 @@ class UploadForm(forms.Form):
         choices=[(k, label) for k, (label, _) in KINDS.items()], widget=forms.RadioSelect
     )
     file = forms.FileField(help_text="JSONL (.jsonl) or CSV (.csv), UTF-8.")
+    judge = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="For judgments only: the automatic judge (an LLM) whose verdicts these are; "
+        "empty for human raters.",
+    )
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
@@ -74,13 +80,17 @@ def upload_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpResp
         if form.is_valid():
             study = form.cleaned_data["study"]
             upload = form.cleaned_data["file"]
-            _, load = KINDS[form.cleaned_data["kind"]]
+            kind = form.cleaned_data["kind"]
+            _, load = KINDS[kind]
+            extra = {"judge": form.cleaned_data["judge"]} if kind == "judgments" else {}
             try:
-                summary = load(study=study, file=upload, filename=upload.name)
+                summary = load(study=study, file=upload, filename=upload.name, **extra)
                 context["summary"] = str(summary)
                 context["summary_warns"] = bool(getattr(summary, "warnings", None))
             except LoadError as exc:
                 context["load_error"] = exc
+            except ValueError as exc:  # a bad judge name
+                form.add_error("judge", str(exc))
             context["study"] = study
     else:
         form = UploadForm(initial={"study": request.GET.get("study"), "kind": "prompts"})

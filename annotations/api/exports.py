@@ -53,6 +53,9 @@ class StudyExportView(APIView):
             OpenApiParameter(
                 "include_excluded", str, description="1: also excluded raters' judgments"
             ),
+            OpenApiParameter(
+                "judge", str, description="an automatic judge's verdicts instead of the humans'"
+            ),
         ],
         responses={200: bytes},
     )
@@ -72,6 +75,7 @@ class StudyExportView(APIView):
                 since=params.get("since") or None,
                 until=params.get("until") or None,
                 include_excluded=flag_parse(params.get("include_excluded")),
+                judge=params.get("judge") or "",
             )
             export = export_open(study=study, format_name=format_name, filters=filters)
         except ValidationError as exc:

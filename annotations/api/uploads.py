@@ -27,6 +27,15 @@ class UploadInput(serializers.Serializer):
     file = serializers.FileField(help_text="JSONL (.jsonl) or CSV (.csv), UTF-8.")
 
 
+class JudgmentUploadInput(UploadInput):
+    judge = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="The verdicts are this automatic judge's (an LLM); omit for human raters.",
+    )
+
+
 def _summary_output(name: str, counts: tuple[str, ...], **extra: Any) -> Any:
     """The schema of a loading summary: its message, file, study, whole-number counts, `extra`."""
     text = {field: serializers.CharField() for field in ("message", "filename", "study")}
@@ -61,6 +70,7 @@ JudgmentImportOutput = _summary_output(
         "raters_existing",
         "comparisons_added",
     ),
+    judge=serializers.CharField(help_text="The automatic judge, or empty for human raters."),
 )
 
 GoldLoadOutput = _summary_output("GoldLoadSummary", ("items", "items_existing", "items_added"))
@@ -91,14 +101,16 @@ class UploadView(APIView):
     permission_classes = [IsAdminRole]
     parser_classes = [MultiPartParser]
     load: Any = None
+    input: type[UploadInput] = UploadInput
 
     def post(self, request: Request, slug: str) -> Response:
         study = study_get(slug=slug)
         if study is None:
             raise Http404("No study with this slug.")
-        data = UploadInput(data=request.data)
+        data = type(self).input(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
+        extra = {k: v for k, v in data.validated_data.items() if k != "file" and v}
         refusal = upload_refusal(name=upload.name, size=upload.size)
         if refusal == "too_large":
             message = too_large_message(upload.size, upload_limit())
@@ -112,7 +124,11 @@ class UploadView(APIView):
                 status.HTTP_400_BAD_REQUEST, [{"field": "file", "message": FILE_TYPE_MESSAGE}]
             )
         try:
-            summary = type(self).load(study=study, file=upload, filename=upload.name)
+            summary = type(self).load(study=study, file=upload, filename=upload.name, **extra)
+        except ValueError as exc:  # a bad option of the service (a judge's name)
+            return error_response(
+                status.HTTP_400_BAD_REQUEST, [{"field": "judge", "message": str(exc)}]
+            )
         except LoadError as exc:
             head = exc.render().split("\n", 1)[0]
             errors = [
@@ -122,11 +138,11 @@ class UploadView(APIView):
         return Response(_summary_json(summary))
 
 
-def _upload_schema(output: Any) -> Any:
+def _upload_schema(output: Any, data: type[UploadInput] = UploadInput) -> Any:
     """The OpenAPI description of an upload view's POST answering `output` on success."""
     return extend_schema_view(
         post=extend_schema(
-            request={"multipart/form-data": UploadInput},
+            request={"multipart/form-data": data},
             responses={200: output, 400: LOAD_ERROR_RESPONSE},
         )
     )
@@ -143,11 +159,13 @@ class PromptUploadView(UploadView):
     load = staticmethod(prompt_set_load)
 
 
-@_upload_schema(JudgmentImportOutput)
+@_upload_schema(JudgmentImportOutput, JudgmentUploadInput)
 class JudgmentUploadView(UploadView):
-    """POST /api/studies/<slug>/judgments: import judgments made elsewhere (admins)."""
+    """POST /api/studies/<slug>/judgments: import judgments made elsewhere (admins); with
+    `judge`, an automatic judge's verdicts, kept apart from the human raters'."""
 
     load = staticmethod(judgments_import)
+    input = JudgmentUploadInput
 
 
 @_upload_schema(GoldLoadOutput)

@@ -62,17 +62,20 @@ def terminal_progress(stream: Any = None) -> Iterator[Progress | None]:
             bar.close()
 
 
-def run(load: Callable[..., Any], *, path: str, slug: str) -> str:
-    """Run a loading service on a file; return its one-line summary or raise CommandError."""
+def run(load: Callable[..., Any], *, path: str, slug: str, **extra: Any) -> str:
+    """Run a loading service on a file (with the service's `extra` options); return its
+    one-line summary or raise CommandError."""
     study = study_or_error(slug)
     readable_file(path)
     with terminal_progress() as progress:
         try:
             summary = load(
-                study=study, file=path, filename=os.path.basename(path), progress=progress
+                study=study, file=path, filename=os.path.basename(path), progress=progress, **extra
             )
         except LoadError as exc:
             raise CommandError(exc.render()) from exc
+        except ValueError as exc:  # a bad option of the service
+            raise CommandError(str(exc)) from exc
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return str(summary)
@@ -91,5 +94,15 @@ class LoadCommand(BaseCommand):
         parser.add_argument("file", help=self.file_help)
         study_option_add(parser=parser)
 
+    def service_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """The service's own options from the command line (none by default)."""
+        return {}
+
     def handle(self, *args: Any, **options: Any) -> None:
-        self.stdout.write(run(type(self).load, path=options["file"], slug=options["study"]))
+        summary = run(
+            type(self).load,
+            path=options["file"],
+            slug=options["study"],
+            **self.service_options(options),
+        )
+        self.stdout.write(summary)

@@ -10,9 +10,9 @@ import numpy.typing as npt
 from django.db import connection
 
 from annotations.models import Study
-from annotations.selectors.judgments import NOT_EXCLUDED_SQL
+from annotations.selectors.judgments import COUNTED_SQL
 
-# Judgments that count toward k (raters in good standing), oldest first: the order the
+# Judgments that count toward k (human, raters in good standing), oldest first: the order the
 # comparisons completed in. Generators of the canonical sides: a is the candidate and b the
 # baseline when one side is the baseline.
 _JUDGMENTS_SQL = f"""
@@ -21,7 +21,7 @@ SELECT c.id, oa.generator_id, ob.generator_id, sign(j.preference)::int
   JOIN annotations_comparison c ON c.id = j.comparison_id
   JOIN annotations_output oa ON oa.id = c.output_a_id
   JOIN annotations_output ob ON ob.id = c.output_b_id
- WHERE c.study_id = %(study)s AND {NOT_EXCLUDED_SQL}
+ WHERE c.study_id = %(study)s AND {COUNTED_SQL}
  ORDER BY j.created_at, j.id"""  # noqa: S608 - built from fixed fragments; values are bound
 
 # Per pair of generators: its comparisons and their counted judgments.

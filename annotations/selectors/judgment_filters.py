@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.utils.dateparse import parse_date, parse_datetime
 
-from annotations.models import Generator, Prompt, Study
+from annotations.models import JUDGE_PREFIX, Generator, JudgmentSource, Prompt, Study, User
 from annotations.selectors.pseudonyms import study_rater_pseudonyms
 
 
@@ -36,6 +36,9 @@ class JudgmentFilter:
     max_judgment_id: int | None = None
     # Excluded raters' judgments (services/quality.py) are left out unless asked for.
     include_excluded: bool = False
+    # An automatic judge's verdicts instead of the human judgments (import_judgments --judge):
+    # the judge's account id.
+    judge_id: int | None = None
     # What the caller asked for, for summaries and file names.
     described: dict[str, object] = field(default_factory=dict, compare=False)
 
@@ -118,6 +121,7 @@ def judgment_filter_build(
     since: str | datetime | date | None = None,
     until: str | datetime | date | None = None,
     include_excluded: bool = False,
+    judge: str = "",
 ) -> JudgmentFilter:
     """Validate export filters against the study and return them resolved.
 
@@ -130,6 +134,8 @@ def judgment_filter_build(
       until=2024-05-31 covers all of May.
     - include_excluded: also the judgments of raters excluded from the study (left out by
       default).
+    - judge: an automatic judge's name: its verdicts instead of the human judgments (which
+      never include a judge's).
 
     Raises ValidationError naming the filter that is wrong.
     """
@@ -166,6 +172,9 @@ def judgment_filter_build(
             described[key] = value
     if include_excluded:
         described["include_excluded"] = True
+    judge_id = judge_id_find(study=study, judge=judge) if judge else None
+    if judge:
+        described["judge"] = judge.strip()
     return JudgmentFilter(
         generators=generators,
         categories=categories,
@@ -174,8 +183,47 @@ def judgment_filter_build(
         since=since_at,
         until=until_at,
         include_excluded=include_excluded,
+        judge_id=judge_id,
         described=described,
     )
+
+
+def study_judges(*, study: Study) -> list[str]:
+    """The automatic judges with verdicts in `study`, by name."""
+    names = (
+        User.objects.filter(
+            username__startswith=JUDGE_PREFIX,
+            judgments__comparison__study=study,
+            judgments__source=JudgmentSource.JUDGE,
+        )
+        .values_list("username", flat=True)
+        .distinct()
+    )
+    return sorted(name.removeprefix(JUDGE_PREFIX) for name in names)
+
+
+def judge_id_find(*, study: Study, judge: str) -> int:
+    """The account of automatic judge `judge` in `study`; ValidationError naming the judges
+    there are when it has no verdicts in the study."""
+    name = judge.strip()
+    user_id = (
+        User.objects.filter(
+            username=JUDGE_PREFIX + name,
+            judgments__comparison__study=study,
+            judgments__source=JudgmentSource.JUDGE,
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if user_id is None:
+        known = study_judges(study=study)
+        raise ValidationError(
+            {
+                "judge": f"no automatic judge {name!r} in study {study.slug!r}; "
+                + (f"judges: {', '.join(known)}" if known else "it has none")
+            }
+        )
+    return user_id
 
 
 def flag_parse(value: object) -> bool:

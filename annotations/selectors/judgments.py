@@ -46,6 +46,10 @@ NOT_EXCLUDED_SQL = (
     "NOT EXISTS (SELECT 1 FROM annotations_raterstanding xs WHERE xs.study_id = c.study_id"
     " AND xs.rater_id = j.rater_id AND xs.excluded)"
 )
+# A human's judgment, not an automatic judge's verdict (import_judgments --judge).
+HUMAN_SQL = "j.source <> 'judge'"
+# The judgments that count: human, from raters in good standing (what the overlap k counts).
+COUNTED_SQL = f"{HUMAN_SQL} AND {NOT_EXCLUDED_SQL}"
 
 
 def _judgment_clauses(filters: JudgmentFilter) -> list[str]:
@@ -64,6 +68,10 @@ def _judgment_clauses(filters: JudgmentFilter) -> list[str]:
         clauses.append("j.id <= %(max_judgment_id)s")
     if not filters.include_excluded:
         clauses.append(NOT_EXCLUDED_SQL)
+    if filters.judge_id is not None:
+        clauses.append("j.source = 'judge' AND j.rater_id = %(judge_id)s")
+    else:
+        clauses.append(HUMAN_SQL)
     return clauses
 
 
@@ -88,6 +96,7 @@ def judgment_where_build(*, study: Study, filters: JudgmentFilter) -> tuple[str,
         "since": filters.since,
         "until": filters.until,
         "max_judgment_id": filters.max_judgment_id,
+        "judge_id": filters.judge_id,
     }
     where = " AND ".join([_comparison_where(filters), *_judgment_clauses(filters)])
     return where, params

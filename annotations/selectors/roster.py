@@ -15,6 +15,7 @@ import psycopg
 from django.db import connection
 
 from annotations.models import Study
+from annotations.selectors.judgments import HUMAN_SQL
 from annotations.selectors.pseudonyms import rater_pseudonym
 
 if TYPE_CHECKING:
@@ -24,14 +25,14 @@ if TYPE_CHECKING:
 # of statements does not grow with the raters. A rater who reached the quota before their
 # completion was recorded (they closed the page after the last judgment) counts as completed
 # at their last judgment.
-_PEOPLE_SQL = """
+_PEOPLE_SQL = f"""
 WITH judged AS (
     SELECT j.rater_id AS user_id, count(*) AS judged,
            coalesce(sum(j.duration_ms), 0) AS ms,
            min(j.created_at) AS first_at, max(j.created_at) AS last_at
       FROM annotations_judgment j
       JOIN annotations_comparison c ON c.id = j.comparison_id
-     WHERE c.study_id = %(study)s
+     WHERE c.study_id = %(study)s AND {HUMAN_SQL}
      GROUP BY j.rater_id),
 met AS (
     SELECT a.rater_id AS user_id, count(*) FILTER (WHERE a.status = 'skipped') AS skipped,
@@ -43,7 +44,7 @@ people AS (
     SELECT user_id FROM judged
      UNION SELECT user_id FROM met
      UNION SELECT rater_id FROM annotations_controlcheck WHERE study_id = %(study)s
-     UNION SELECT user_id FROM annotations_membership WHERE study_id = %(study)s)"""
+     UNION SELECT user_id FROM annotations_membership WHERE study_id = %(study)s)"""  # noqa: S608 - built from fixed fragments; values are bound
 
 _ROWS_SQL = (
     _PEOPLE_SQL
@@ -132,7 +133,7 @@ _QUALITY_RECORD = np.dtype(
         ("duration_ms", ">i4"),
     ]
 )
-_QUALITY_SQL = """
+_QUALITY_SQL = f"""
 SELECT string_agg(
     int8send(j.rater_id) || int8send(j.comparison_id) || int8send(j.id)
     || int8send((extract(epoch FROM j.created_at) * 1000000)::int8)
@@ -142,8 +143,8 @@ SELECT string_agg(
 )
 FROM annotations_judgment j
 JOIN annotations_comparison c ON c.id = j.comparison_id
-WHERE c.study_id = %(study)s
-"""
+WHERE c.study_id = %(study)s AND {HUMAN_SQL}
+"""  # noqa: S608 - built from fixed fragments; values are bound
 
 
 def study_quality_thresholds(*, study: Study) -> QualityThresholds:

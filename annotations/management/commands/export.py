@@ -71,6 +71,12 @@ class Command(BaseCommand):
             "--until", help="judgments before this date/time; a bare date includes that day"
         )
         parser.add_argument(
+            "--judge",
+            metavar="NAME",
+            default="",
+            help="automatic judge NAME's verdicts instead of the human judgments",
+        )
+        parser.add_argument(
             "--include-excluded",
             action="store_true",
             help="also the judgments of raters excluded from the study (left out by default)",
@@ -88,6 +94,7 @@ class Command(BaseCommand):
                 since=options["since"],
                 until=options["until"],
                 include_excluded=options["include_excluded"],
+                judge=options["judge"],
             )
             export = export_open(study=study, format_name=options["format"], filters=filters)
         except ValidationError as exc:

@@ -21,7 +21,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotations.models import SCALE_MAX_STRENGTH, Generator, Role, Scale, Study, User
+from annotations.models import (
+    JUDGE_PREFIX,
+    SCALE_MAX_STRENGTH,
+    Generator,
+    JudgmentSource,
+    Role,
+    Scale,
+    Study,
+    User,
+)
 from annotations.services.generators import generator_name_key
 from annotations.services.judging import WINNERS
 from annotations.services.loading.common import (
@@ -48,6 +57,25 @@ _COLUMNS = CsvColumns(
     required=("key", "left", "right", "winner", "rater"),
     optional=("created_at", "rationale", "strength"),
 )
+# An automatic judge's file: every row is the judge's, so a rater column is not needed.
+_JUDGE_COLUMNS = CsvColumns(
+    required=("key", "left", "right", "winner"),
+    optional=("rater", "created_at", "rationale", "strength"),
+)
+JUDGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", re.ASCII)
+
+
+def judge_name_check(name: str) -> str:
+    """An automatic judge's name (for example gpt-4o-2024-08-06); ValueError when unusable."""
+    name = (name or "").strip()
+    if not JUDGE_NAME.fullmatch(name):
+        raise ValueError(
+            f"judge name {name!r}: use 1-100 letters, digits, '.', '_', '+' or '-', starting "
+            "with a letter or digit"
+        )
+    return name
+
+
 # A strength written as text: an optional minus sign and ASCII digits.
 _STRENGTH_TEXT = re.compile(r"-?[0-9]+", re.ASCII)
 # A date-time whose year is not 1-9999: signed, five digits or more, or year 0.
@@ -67,12 +95,21 @@ class ImportSummary:
     raters: int
     raters_existing: int
     comparisons_added: int
+    # The automatic judge the verdicts were imported as; "" for human raters.
+    judge: str = ""
 
     @property
     def judgments_added(self) -> int:
         return self.judgments - self.judgments_existing
 
     def __str__(self) -> str:
+        if self.judge:
+            return (
+                f"Imported {self.filename} into '{self.study}' as automatic judge "
+                f"'{self.judge}': {self.judgments:,} verdicts ({self.judgments_existing:,} "
+                f"already there), {self.comparisons_added:,} comparisons added; they are kept "
+                "out of the human results and never count toward k."
+            )
         return (
             f"Imported {self.filename} into '{self.study}': "
             f"{self.judgments:,} judgments ({self.judgments_existing:,} already there), "
@@ -408,7 +445,7 @@ _ADD_COMPARISONS = """
         (study_id, prompt_id, output_a_id, output_b_id, judgment_count, created_at)
     SELECT %(study)s, prompt_id,
            CASE WHEN a_is_lo THEN lo ELSE hi END, CASE WHEN a_is_lo THEN hi ELSE lo END,
-           raters, %(now)s
+           CASE WHEN %(counted)s THEN raters ELSE 0 END, %(now)s
     FROM judgment_import_pairs WHERE comparison_id IS NULL
 """
 
@@ -422,7 +459,8 @@ _ADD_JUDGMENTS = f"""
                     WHEN c.output_a_id = s.lo THEN s.verdict ELSE -s.verdict END,
                s.verdict = %(both_bad)s,
                s.left_is_lo = (c.output_a_id = s.lo),
-               '{{}}'::jsonb, '{{}}'::jsonb, s.rationale, 'import', coalesce(s.created_at, %(now)s)
+               '{{}}'::jsonb, '{{}}'::jsonb, s.rationale, %(source)s,
+               coalesce(s.created_at, %(now)s)
         FROM judgment_import_stage s
         JOIN annotations_user u ON u.username = %(prefix)s || s.rater
         JOIN annotations_comparison c ON {same_pair_sql(comparison="c", lo="s.lo", hi="s.hi")}
@@ -437,7 +475,8 @@ _ADD_JUDGMENTS = f"""
         UPDATE annotations_comparison c SET judgment_count = c.judgment_count + n.added
         FROM (SELECT a.comparison_id, count(*) AS added
               FROM added a JOIN judgment_import_pairs p ON p.comparison_id = a.comparison_id
-             WHERE NOT EXISTS (SELECT 1 FROM annotations_raterstanding xs
+             WHERE %(counted)s
+               AND NOT EXISTS (SELECT 1 FROM annotations_raterstanding xs
                                 WHERE xs.study_id = %(study)s AND xs.rater_id = a.rater_id
                                   AND xs.excluded)
               GROUP BY a.comparison_id) n
@@ -447,9 +486,17 @@ _ADD_JUDGMENTS = f"""
 """  # noqa: S608 - built from fixed fragments; values are bound
 
 
-def _stage(source: Source, lookups: _Study, problems: Problems, progress: Progress | None) -> int:
-    """Check every row and COPY the valid ones into the staging table; return the row count."""
-    rows = source.rows(problems, columns=_COLUMNS, progress=progress, phase="checking")
+def _stage(
+    source: Source,
+    lookups: _Study,
+    problems: Problems,
+    progress: Progress | None,
+    judge: str = "",
+) -> int:
+    """Check every row and COPY the valid ones into the staging table; return the row count.
+    With `judge`, every row is that automatic judge's."""
+    columns = _JUDGE_COLUMNS if judge else _COLUMNS
+    rows = source.rows(problems, columns=columns, progress=progress, phase="checking")
     count = 0
     with raw_connection().cursor() as cursor:
         # Inside an outer transaction an earlier import's table may still exist.
@@ -459,13 +506,15 @@ def _stage(source: Source, lookups: _Study, problems: Problems, progress: Progre
             write = copy.write_row
             for line, obj in rows:
                 count += 1
+                if judge:
+                    obj = {**obj, "rater": judge}
                 row = _stage_row(line, obj, lookups, problems)
                 if row is not None:
                     write(row)
     return count
 
 
-def _check_stage(problems: Problems, limit: int, study_id: int) -> None:
+def _check_stage(problems: Problems, limit: int, study_id: int, prefix: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE judgment_import_stage")
         # Tables just filled by a load may have no statistics yet, and a nested loop over a
@@ -480,7 +529,7 @@ def _check_stage(problems: Problems, limit: int, study_id: int) -> None:
             )
         cursor.execute(
             _STORED_CONFLICTS,
-            {"prefix": EXT_PREFIX, "both_bad": _BOTH_BAD, "limit": limit, "study": study_id},
+            {"prefix": prefix, "both_bad": _BOTH_BAD, "limit": limit, "study": study_id},
         )
         stored = cursor.fetchall()
         for line, rater, _ in stored:
@@ -495,12 +544,39 @@ def _check_stage(problems: Problems, limit: int, study_id: int) -> None:
                 problems.total += found[0][-1] - len(found)
 
 
+# An automatic judge's verdicts on pairs the study does not compare (the raters would then be
+# asked to judge them): refused, by line.
+_OUTSIDE_PAIRS = """
+    SELECT s.line, count(*) OVER () FROM judgment_import_stage s
+      JOIN judgment_import_pairs p ON p.lo = s.lo AND p.hi = s.hi
+     WHERE p.comparison_id IS NULL
+     ORDER BY s.line LIMIT 50"""
+
+
+def _refuse_pairs_outside(cursor: Any, filename: str) -> None:
+    cursor.execute(_OUTSIDE_PAIRS)
+    rows = cursor.fetchall()
+    if not rows:
+        return
+    problems = Problems()
+    for line, _ in rows:
+        problems.add(
+            line,
+            "right",
+            "this pair is not one of the study's comparisons: an automatic judge's verdicts "
+            "are taken only on pairs the raters are asked about",
+        )
+    problems.total += rows[0][1] - len(rows)
+    problems.raise_if_any(filename)
+
+
 def judgments_import(
     *,
     study: Study,
     file: FileArg,
     filename: str = "",
     progress: Progress | None = None,
+    judge: str = "",
 ) -> ImportSummary:
     """Import judgments (CSV or JSONL, one per row) into `study`.
 
@@ -509,27 +585,37 @@ def judgments_import(
     UTC), rationale and strength (Likert studies). A rater account EXT_PREFIX + id is made for
     each new rater. Re-importing a file adds nothing; a row that contradicts a stored judgment
     by the same rater is an error. Raises LoadError (nothing written) on any problem.
+
+    With `judge`, the verdicts are an automatic judge's (an LLM): every row is attributed to
+    the account JUDGE_PREFIX + judge (no rater column needed), stored with source "judge", kept
+    out of the human results and exports, and never counted toward k. ValueError for a bad
+    judge name.
     """
+    judge = judge_name_check(judge) if judge else ""
+    prefix = JUDGE_PREFIX if judge else EXT_PREFIX
     with source_open(file=file, filename=filename) as source, transaction.atomic():
         study_pairing_lock(study_id=study.pk)
         lookups = _Study(study)
         problems = Problems()
         started = time.perf_counter()
-        count = _stage(source, lookups, problems, progress)
+        count = _stage(source, lookups, problems, progress, judge)
         del lookups
         log.info("import: read and staged %s rows in %.1f s", count, time.perf_counter() - started)
         if count == 0 and not problems:
             problems.add(None, "", "the file is empty: no judgments found")
-        _check_stage(problems, limit=50, study_id=study.pk)
+        _check_stage(problems, limit=50, study_id=study.pk, prefix=prefix)
         log.info("import: checked in %.1f s", time.perf_counter() - started)
         problems.raise_if_any(source.filename)
         now = timezone.now()
         params = {
-            "prefix": EXT_PREFIX,
+            "prefix": prefix,
             "now": now,
             "study": study.pk,
             "scale": study.scale,
             "both_bad": _BOTH_BAD,
+            "source": JudgmentSource.JUDGE if judge else JudgmentSource.IMPORT,
+            # Whether the verdicts count toward k: human ones do, a judge's never.
+            "counted": not judge,
         }
         with connection.cursor() as cursor:
             add_raters, defaults = _add_raters_sql()
@@ -538,6 +624,8 @@ def judgments_import(
             log.info("import: raters in %.1f s", time.perf_counter() - started)
             cursor.execute(_DROP_REPEATS)
             cursor.execute(_PAIRS, params)
+            if judge:
+                _refuse_pairs_outside(cursor, source.filename)
             cursor.execute(_ADD_COMPARISONS, params)
             comparisons_added = cursor.rowcount
             cursor.execute("ANALYZE judgment_import_pairs")
@@ -554,4 +642,5 @@ def judgments_import(
         raters=raters,
         raters_existing=raters - raters_added,
         comparisons_added=comparisons_added,
+        judge=judge,
     )

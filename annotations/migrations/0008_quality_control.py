@@ -85,7 +85,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='study',
             name='gold_min_n',
-            field=models.PositiveSmallIntegerField(default=5, help_text='Gold answers needed before a rater can be paused or flagged.'),
+            field=models.PositiveSmallIntegerField(default=8, help_text='Gold answers needed before a rater can be paused or flagged.'),
         ),
         migrations.AddField(
             model_name='study',

@@ -98,10 +98,10 @@ class QualityThresholds:
     outlier_e_at_least: float = 20.0
     # Control items: gold accuracy (Study.gold_min_accuracy and gold_min_n, which also pause
     # the rater) and self-consistency on swapped repeats.
-    gold_min_n: int = 5
+    gold_min_n: int = 8
     gold_below: float = 0.6
     consistency_min_n: int = 5
-    consistency_below: float = 0.6
+    consistency_below: float = 0.5
 
     def describe(self) -> tuple[tuple[str, str], ...]:
         """(reason, rule) for each signal, as the README and the raters page name them."""

@@ -147,7 +147,7 @@ class Command(BaseCommand):
         control.add_argument(
             "--gold-min-n",
             type=int,
-            help="gold answers before a rater can be paused or flagged (default 5)",
+            help="gold answers before a rater can be paused or flagged (default 8)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

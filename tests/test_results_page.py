@@ -15,6 +15,7 @@ from django.test import Client
 
 from annotations.analysis.cache import study_results as real_study_results
 from annotations.exports.registry import EXPORT_FORMATS
+from annotations.models import Study
 from annotations.pages import results as results_page
 from annotations.pages.results_summary import (
     filters_in_force,
@@ -289,3 +290,23 @@ def test_hostile_model_names_stay_escaped_on_the_page_and_in_fragments(tmp_path:
     assert html.escape(MARKUP, quote=False) in pages[0]
     assert html.escape(FORMULA) in pages[0]  # also inside attribute values (option value)
     assert html.escape(MARKUP, quote=False) in pages[1]  # the win matrix's headings
+
+
+def test_a_study_without_judgments_or_baseline_gets_a_page_not_an_error(tmp_path: Path) -> None:
+    cache.clear()
+    hand_study(tmp_path, slug="quiet", rows=[])
+    client = _client()
+    text = client.get("/studies/quiet/results/").content.decode()
+    assert "No judgments against Base yet." in text and "This study has no judgments yet." in text
+    Study.objects.create(slug="bare", name="Made in the admin")
+    response = client.get("/studies/bare/results/")
+    assert response.status_code == 200
+    assert "has no baseline model" in response.content.decode()
+    assert client.get("/studies/bare/results/", {"fragment": "raters"}).status_code == 400
+    # A study with models but no baseline yet: pick one here.
+    hand_study(tmp_path, slug="unset", rows=[])
+    Study.objects.filter(slug="unset").update(baseline=None)
+    text = client.get("/studies/unset/results/").content.decode()
+    assert '<option value="Alpha">Alpha</option>' in text
+    picked = client.get("/studies/unset/results/", {"baseline": "Alpha"}).content.decode()
+    assert "Which models beat Alpha?" in picked

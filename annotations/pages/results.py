@@ -73,6 +73,14 @@ def _forbidden(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
+class _NoResults(Exception):
+    """Not even the default options give results: the study has no baseline yet."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
 def _results(
     request: HttpRequest, study: Study
 ) -> tuple[dict[str, Any], dict[str, list[str]], dict[str, Any]]:
@@ -81,7 +89,11 @@ def _results(
     try:
         return study_results(study=study, **options), {}, options
     except ValidationError as exc:
-        return study_results(study=study), exc.message_dict, options
+        errors = exc.message_dict
+    try:
+        return study_results(study=study), errors, options
+    except ValidationError as exc:
+        raise _NoResults({**errors, **exc.message_dict}) from exc
 
 
 def _query(request: HttpRequest) -> Any:
@@ -171,7 +183,18 @@ def results_page(request: HttpRequest, slug: str) -> HttpResponse:
     if (denied := _forbidden(request)) is not None:
         return denied
     study = get_object_or_404(Study, slug=slug)
-    context = _context(request, study)
+    try:
+        context = _context(request, study)
+    except _NoResults as missing:
+        # A study made in the admin before its models: let the reader pick a baseline here.
+        models = list(generator_list(study=study).values_list("name", flat=True))
+        if request.GET.get("download") or request.GET.get("fragment"):
+            return _bad_request(ValidationError(missing.errors))
+        return render(
+            request,
+            "annotations/results/no_baseline.html",
+            {"study": study, "errors": missing.errors, "models": models},
+        )
     if name := request.GET.get("download"):
         return _download(study, context["results"], name)
     if name := request.GET.get("fragment"):

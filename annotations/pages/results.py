@@ -17,6 +17,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 
 from annotations.analysis.cache import CACHE_SECONDS, study_results
 from annotations.analysis.figures import (
@@ -177,6 +178,21 @@ def _fragment_context(name: str, context: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _fragment_html(name: str, context: dict[str, Any]) -> str:
+    """A section's HTML, cached with the results it shows: the win matrix's thousands of cells
+    cost a third of a second to render, and every reader of the same results gets the same."""
+    results = context["results"]
+    described = (context["study"].pk, results["version"], name, sorted(context["query"].lists()))
+    described += (results.get("filters"), bool(context["errors"]))
+    key = "results-fragment:" + hashlib.sha256(repr(described).encode()).hexdigest()
+    html = cache.get(key)
+    if html is None:
+        # No request: a fragment holds nothing that depends on who reads it.
+        html = render_to_string(FRAGMENTS[name], context | _fragment_context(name, context))
+        cache.set(key, html, CACHE_SECONDS)
+    return html
+
+
 @login_required
 def results_page(request: HttpRequest, slug: str) -> HttpResponse:
     # The role first: a rater must not learn from 403 against 404 which studies exist.
@@ -200,8 +216,7 @@ def results_page(request: HttpRequest, slug: str) -> HttpResponse:
     if name := request.GET.get("fragment"):
         if name not in FRAGMENTS:
             raise Http404("Unknown section.")
-        context |= _fragment_context(name, context)
-        response = render(request, FRAGMENTS[name], context)
+        response = HttpResponse(_fragment_html(name, context))
         response["Cache-Control"] = "private, no-cache"
         return response
     if context["full"]:

@@ -21,12 +21,7 @@ import numpy.typing as npt
 # this module, and a worker that never computes results (exports, judging) should not carry it.
 from annotations import stats
 from annotations.analysis.inputs import NO_CATEGORY, GeneratorRow, JudgmentArrays, ResultsInputs
-from annotations.analysis.length_style import (
-    judgment_style,
-    length_bias_rows,
-    length_controlled_add,
-    style_controlled_rows,
-)
+from annotations.analysis.length_style import length_and_style, length_controlled_apply
 from annotations.analysis.options import (
     BT_CI_METHODS,
     METHODS,
@@ -355,12 +350,13 @@ def results_compute(
     computed_at is stored as given, so the same inputs and options give the same dict.
     software_version goes into the fingerprint.
     """
-    # Agreement, position bias and the raters table touch no database and spend their time in
-    # numpy code that releases the GIL, so a second thread computes them while the win rates
-    # and Bradley-Terry run: the same numbers, with both cores busy.
+    # Agreement, position bias, the raters table and the length and style sections touch no
+    # database and spend their time in numpy code that releases the GIL, so a second thread
+    # computes them while the win rates and Bradley-Terry run: the same numbers, with both
+    # cores busy.
     with ThreadPoolExecutor(max_workers=1) as pool:
         side = pool.submit(_agreement_and_raters, inputs, options.confidence)
-        results = _results_compute(inputs, options, side, computed_at)
+        results = _results_compute(inputs, options, pool, side, computed_at)
     parameters = {
         "study": inputs.slug,
         "baseline": results["baseline"],
@@ -377,6 +373,7 @@ def results_compute(
 def _results_compute(
     inputs: ResultsInputs,
     options: ResultsOptions,
+    pool: ThreadPoolExecutor,
     side: Future[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]],
     computed_at: str,
 ) -> dict[str, Any]:
@@ -388,6 +385,22 @@ def _results_compute(
     scores = stats.score_from_preference(preference=signed)
     clusters = arrays.prompt[involved]
     both_bad = arrays.both_bad[involved]
+    first, second = names.codes(arrays.generator_a), names.codes(arrays.generator_b)
+    all_scores = stats.score_from_preference(preference=arrays.preference)
+    styled = pool.submit(
+        length_and_style,
+        inputs=inputs,
+        first=first,
+        second=second,
+        all_scores=all_scores,
+        involved=involved,
+        candidate=candidate,
+        candidate_is_a=candidate_is_a,
+        scores=scores,
+        baseline=baseline_code,
+        name=names.names.__getitem__,
+        confidence=options.confidence,
+    )
     common = {
         "method": options.method,
         "confidence": options.confidence,
@@ -403,19 +416,6 @@ def _results_compute(
         row["family"] = meta[row["name"]].family
         row["size"] = meta[row["name"]].size
     _honesty_add(generators)
-    style = judgment_style(inputs)
-    name_of = names.names.__getitem__
-    length_controlled = length_controlled_add(
-        generators,
-        style,
-        involved,
-        candidate,
-        candidate_is_a,
-        scores,
-        inputs,
-        name_of,
-        options.confidence,
-    )
 
     n_categories = len(arrays.categories)
     categories = []
@@ -447,8 +447,6 @@ def _results_compute(
 
     bradley_terry: list[dict[str, Any]] = []
     bt_info: dict[str, Any] = {}
-    first, second = names.codes(arrays.generator_a), names.codes(arrays.generator_b)
-    all_scores = stats.score_from_preference(preference=arrays.preference)
     if len(arrays):
         fit = stats.bradley_terry_fit(
             first=first,
@@ -490,21 +488,10 @@ def _results_compute(
             "ci_description": BT_CI_METHODS[fit.ci],
         }
 
-    style_rows, style_coefficients, style_info = style_controlled_rows(
-        style,
-        first,
-        second,
-        all_scores,
-        inputs,
-        baseline_code,
-        len(names.names),
-        name_of,
-        options.confidence,
-    )
-    _ranks_add(style_rows)
-    length_bias = length_bias_rows(style, first, second, all_scores, name_of, options.confidence)
-
     agreement, position_bias, raters = side.result()
+    length_style = styled.result()
+    length_controlled_apply(generators, length_style.pop("lc_estimates"))
+    _ranks_add(length_style["bradley_terry_style_controlled"])
     return {
         "study": inputs.slug,
         "study_name": inputs.name,
@@ -523,11 +510,7 @@ def _results_compute(
         "generators": generators,
         "bradley_terry": bradley_terry,
         "bradley_terry_method": bt_info,
-        "length_controlled_method": length_controlled,
-        "bradley_terry_style_controlled": style_rows,
-        "style_coefficients": style_coefficients,
-        "bradley_terry_style_controlled_method": style_info,
-        "length_bias": length_bias,
+        **length_style,
         "categories": categories,
         "criteria": _criteria_rows(inputs, names, involved, candidate, candidate_is_a, options),
         "flags": _flag_rows(inputs, names, options.confidence),

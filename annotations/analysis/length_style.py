@@ -100,8 +100,7 @@ def length_bias_rows(
     }
 
 
-def length_controlled_add(
-    rows: list[dict[str, Any]],
+def length_controlled_fit(
     style: JudgmentStyle | None,
     involved: npt.NDArray[np.bool_],
     candidate: npt.NDArray[np.int64],
@@ -110,10 +109,10 @@ def length_controlled_add(
     inputs: ResultsInputs,
     name: Callable[[int], str],
     confidence: float,
-) -> dict[str, Any]:
-    """Add lc_win_rate, lc_ci_low and lc_ci_high to each generator row (win rates against the
-    baseline); returns the method and the shared length coefficient."""
-    estimates: dict[str, stats.LengthControlledWinRate] = {}
+) -> tuple[dict[str, dict[str, float | None]], dict[str, Any]]:
+    """Each candidate's lc_win_rate, lc_ci_low and lc_ci_high against the baseline (by name),
+    and `length_controlled_method`: the method and the length coefficient all models share."""
+    estimates: dict[str, dict[str, float | None]] = {}
     info: dict[str, Any] = {
         "method": stats.LC_METHOD,
         "length": stats.LENGTH_UNIT,
@@ -122,35 +121,45 @@ def length_controlled_add(
         "ci": "prompt-clustered sandwich, on the logit scale",
         "confidence": confidence,
     }
-    if style is not None and len(candidate):
-        mine_first = style.length_first[involved]
-        mine_second = style.length_second[involved]
-        fit = stats.length_controlled_win_rates(
-            scores=scores,
-            length_candidate=np.where(candidate_is_a, mine_first, mine_second),
-            length_baseline=np.where(candidate_is_a, mine_second, mine_first),
-            groups=candidate,
-            clusters=inputs.arrays.prompt[involved],
-            items=inputs.arrays.comparison[involved],
-            confidence=confidence,
-        )
-        estimates = {name(int(code)): row for code, row in fit.by_group.items()}
-        info.update(
-            {
-                # phi: logit per unit of tanh(length difference / length_scale), all models
-                "length_coefficient": _num(fit.length_coefficient),
-                "length_coefficient_se": _num(fit.length_coefficient_se),
-                "length_scale": _num(fit.length_scale),
-                "n_judgments": fit.n,
-                "n_prompts": fit.n_clusters,
-            }
-        )
+    if style is None or not len(candidate):
+        return estimates, info
+    mine_first = style.length_first[involved]
+    mine_second = style.length_second[involved]
+    fit = stats.length_controlled_win_rates(
+        scores=scores,
+        length_candidate=np.where(candidate_is_a, mine_first, mine_second),
+        length_baseline=np.where(candidate_is_a, mine_second, mine_first),
+        groups=candidate,
+        clusters=inputs.arrays.prompt[involved],
+        items=inputs.arrays.comparison[involved],
+        confidence=confidence,
+    )
+    for code, row in fit.by_group.items():
+        estimates[name(int(code))] = {
+            "lc_win_rate": _num(row.win_rate),
+            "lc_ci_low": _num(row.ci_low),
+            "lc_ci_high": _num(row.ci_high),
+        }
+    info.update(
+        {
+            # phi: logit per unit of tanh(length difference / length_scale), for all models
+            "length_coefficient": _num(fit.length_coefficient),
+            "length_coefficient_se": _num(fit.length_coefficient_se),
+            "length_scale": _num(fit.length_scale),
+            "n_judgments": fit.n,
+            "n_prompts": fit.n_clusters,
+        }
+    )
+    return estimates, info
+
+
+def length_controlled_apply(
+    rows: list[dict[str, Any]], estimates: dict[str, dict[str, float | None]]
+) -> None:
+    """Put lc_win_rate, lc_ci_low and lc_ci_high on each generator row (null without one)."""
+    empty = dict.fromkeys(("lc_win_rate", "lc_ci_low", "lc_ci_high"))
     for row in rows:
-        lc = estimates.get(row["name"])
-        row["lc_win_rate"] = _num(lc.win_rate) if lc else None
-        row["lc_ci_low"] = _num(lc.ci_low) if lc else None
-        row["lc_ci_high"] = _num(lc.ci_high) if lc else None
-    return info
+        row.update(estimates.get(row["name"], empty))
 
 
 def style_controlled_rows(
@@ -221,3 +230,46 @@ def style_controlled_rows(
 def output_features_compute(*, ids: npt.NDArray[np.int64], texts: list[str]) -> OutputFeatures:
     """The style features of outputs `ids` (ascending) from their texts."""
     return OutputFeatures(output=ids, values=stats.style_features_count(texts=texts))
+
+
+def length_and_style(
+    *,
+    inputs: ResultsInputs,
+    first: npt.NDArray[np.int64],
+    second: npt.NDArray[np.int64],
+    all_scores: npt.NDArray[np.float64],
+    involved: npt.NDArray[np.bool_],
+    candidate: npt.NDArray[np.int64],
+    candidate_is_a: npt.NDArray[np.bool_],
+    scores: npt.NDArray[np.float64],
+    baseline: int,
+    name: Callable[[int], str],
+    confidence: float,
+) -> dict[str, Any]:
+    """Every length and style section of the results, with the length-controlled rates under
+    `lc_estimates` for length_controlled_apply. first/second/all_scores: every judgment's
+    generator codes and score; candidate/candidate_is_a/scores: the candidates' side of the
+    `involved` judgments (those against the baseline)."""
+    style = judgment_style(inputs)
+    estimates, lc_info = length_controlled_fit(
+        style, involved, candidate, candidate_is_a, scores, inputs, name, confidence
+    )
+    rows, coefficients, style_info = style_controlled_rows(
+        style,
+        first,
+        second,
+        all_scores,
+        inputs,
+        baseline,
+        len(inputs.generators),
+        name,
+        confidence,
+    )
+    return {
+        "lc_estimates": estimates,
+        "length_controlled_method": lc_info,
+        "bradley_terry_style_controlled": rows,
+        "style_coefficients": coefficients,
+        "bradley_terry_style_controlled_method": style_info,
+        "length_bias": length_bias_rows(style, first, second, all_scores, name, confidence),
+    }

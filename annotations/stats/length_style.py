@@ -61,17 +61,22 @@ _TOLERANCE = 1e-10
 def style_features_count(*, texts: Sequence[str]) -> npt.NDArray[np.int64]:
     """Style features of each text as an (n, 4) array in STYLE_FEATURES order: words, then
     markdown headers, list items and bold spans outside fenced code blocks."""
-    out = np.zeros((len(texts), len(STYLE_FEATURES)), dtype=np.int64)
-    for i, text in enumerate(texts):
-        words = len(text.split())
+    rows = []
+    for text in texts:
         # The substring tests skip a regular-expression scan for most outputs: plain prose
         # has no fence, no '#', no '**' and no '__'.
         markdown = _CODE_BLOCK.sub("", text) if "```" in text else text
-        headers = len(_HEADER.findall(markdown)) if "#" in markdown else 0
-        lists = len(_LIST_ITEM.findall(markdown))
-        bold = len(_BOLD.findall(markdown)) if "**" in markdown or "__" in markdown else 0
-        out[i] = (words, headers, lists, bold)
-    return out
+        rows.append(
+            (
+                len(text.split()),
+                len(_HEADER.findall(markdown)) if "#" in markdown else 0,
+                len(_LIST_ITEM.findall(markdown)),
+                len(_BOLD.findall(markdown)) if "**" in markdown or "__" in markdown else 0,
+            )
+        )
+    # One conversion at the end: assigning rows of a numpy array one by one costs more than
+    # the counting.
+    return np.array(rows, dtype=np.int64).reshape(len(texts), len(STYLE_FEATURES))
 
 
 # --- the longer output's share of wins -----------------------------------------------------
@@ -592,27 +597,33 @@ def bradley_terry_style_fit(
     s = as_scores(scores)
     a_raw = np.asarray(first).ravel()
     b_raw = np.asarray(second).ravel()
-    fa = np.asarray(features_first, dtype=np.float64).reshape(len(s), -1)
-    fb = np.asarray(features_second, dtype=np.float64).reshape(len(s), -1)
+    fa_raw = np.asarray(features_first)
+    fb_raw = np.asarray(features_second)
     check_length("first", a_raw, len(s))
     check_length("second", b_raw, len(s))
     names = tuple(feature_names)
-    if fa.shape[1] != len(names) or fb.shape != fa.shape:
-        raise ValueError(f"features need {len(names)} columns ({', '.join(names)}) on each side")
+    if fa_raw.shape != (len(s), len(names)) or fb_raw.shape != fa_raw.shape:
+        raise ValueError(
+            f"features need {len(s)} rows of {len(names)} columns ({', '.join(names)}) a side"
+        )
     c_raw = np.arange(len(s)) if clusters is None else np.asarray(clusters).ravel()
     check_length("clusters", c_raw, len(s))
+    # Everything below works on items (one row per comparison when `items` is given).
+    it = _Items.of(s, items)
+    a_item, b_item = a_raw[it.row], b_raw[it.row]
+    fa = fa_raw[it.row].astype(np.float64)
+    fb = fb_raw[it.row].astype(np.float64)
     extra = [] if generators is None else list(np.asarray(generators).ravel())
-    labels = np.unique(np.concatenate([a_raw, b_raw, np.asarray([*extra, baseline])]))
+    labels = np.unique(np.concatenate([a_item, b_item, np.asarray([*extra, baseline])]))
     g_count = len(labels)
     base = int(np.searchsorted(labels, np.asarray([baseline]))[0])
-    it = _Items.of(s, items)
-    ia = np.searchsorted(labels, a_raw[it.row])
-    ib = np.searchsorted(labels, b_raw[it.row])
+    ia = np.searchsorted(labels, a_item)
+    ib = np.searchsorted(labels, b_item)
     if np.any(ia == ib):
         raise ValueError("a judgment compares a generator with itself")
     _, cluster = dense_codes(c_raw[it.row])
 
-    diff = (fa[it.row] - fb[it.row]) / (fa[it.row] + fb[it.row] + 1.0)
+    diff = (fa - fb) / (fa + fb + 1.0)
     x = np.zeros_like(diff)
     moments = []
     for k in range(len(names)):

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -14,10 +15,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from annotations.analysis.cache import _cache_key, study_results
+from annotations.analysis.cache import _cache_key, study_output_features, study_results
+from annotations.analysis.inputs import OutputFeatures
 from annotations.analysis.options import results_options_validate, results_query_parse
-from annotations.models import Judgment, Study
-from annotations.selectors.results import study_results_version
+from annotations.models import Judgment, Output, Study
+from annotations.selectors.results import study_outputs_version, study_results_version
 from annotations.services.assignment import assignment_next
 from annotations.services.judging import judgment_revise, judgment_submit
 from annotations.services.loading import judgments_import, prompt_set_load
@@ -316,3 +318,18 @@ def test_length_bias_and_style_features_come_from_the_output_texts(tmp_path: Pat
     assert alpha["lc_win_rate"] is not None
     assert alpha["lc_ci_low"] <= alpha["lc_win_rate"] <= alpha["lc_ci_high"]
     assert {r["name"] for r in results["bradley_terry_style_controlled"]} == {"Alpha", BASELINE}
+
+
+def test_features_missing_an_output_are_read_again(tmp_path: Path) -> None:
+    # As if outputs were loaded between reading the features and reading the judgments: the
+    # cached features lack outputs that judgments refer to, and are read anew.
+    study = hand_study(tmp_path)
+    key = f"output-features:{study.pk}:{study_outputs_version(study=study)}"
+    empty = np.zeros(0, dtype=np.int64)
+    cache.set(key, OutputFeatures(output=empty, values=np.zeros((0, 4), dtype=np.int64)))
+    results = study_results(study=study, method="wilson")
+    # Every output of the hand study has three words: all pairs are equally long.
+    assert results["length_bias"]["n_same_length"] == 10
+    assert study_output_features(study=study).covers(
+        np.array(list(Output.objects.filter(study=study).values_list("id", flat=True)))
+    )

@@ -8,6 +8,7 @@ apart, until an output is added or removed: a new judgment does not make them co
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -65,11 +66,11 @@ def _cache_key(study: Study, version: str, options: ResultsOptions) -> str:
     return f"results:{study.pk}:{hashlib.sha256(described.encode()).hexdigest()[:40]}"
 
 
-def study_output_features(*, study: Study) -> OutputFeatures:
+def study_output_features(*, study: Study, fresh: bool = False) -> OutputFeatures:
     """The style features of every output of `study` (cached until an output is added or
-    removed: stored outputs never change their text)."""
+    removed: stored outputs never change their text; `fresh` reads them anew)."""
     key = f"output-features:{study.pk}:{study_outputs_version(study=study)}"
-    features = cache.get(key)
+    features = None if fresh else cache.get(key)
     if features is None:
         ids, texts = study_output_texts(study=study)
         features = output_features_compute(ids=ids, texts=texts)
@@ -79,9 +80,13 @@ def study_output_features(*, study: Study) -> OutputFeatures:
 
 def study_results_compute(*, study: Study, options: ResultsOptions) -> dict[str, Any]:
     """The results of `study` (no results cache): read what they depend on, then compute them."""
-    inputs = study_results_inputs(
-        study=study, filters=options.filters, output_features=study_output_features(study=study)
-    )
+    features = study_output_features(study=study)
+    inputs = study_results_inputs(study=study, filters=options.filters, output_features=features)
+    sides = (inputs.arrays.output_a, inputs.arrays.output_b)
+    if not all(features.covers(ids) for ids in sides if ids is not None):
+        # Outputs were loaded between the two reads: their judgments need their features.
+        features = study_output_features(study=study, fresh=True)
+        inputs = dataclasses.replace(inputs, output_features=features)
     return results_compute(
         inputs=inputs,
         options=options,

@@ -53,8 +53,15 @@ class OutputFeatures:
     values: npt.NDArray[np.int64]
 
     def of(self, ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-        """The rows of the outputs `ids` (each must be present)."""
+        """The rows of the outputs `ids` (each must be present: see covers)."""
         return self.values[np.searchsorted(self.output, ids)]
+
+    def covers(self, ids: npt.NDArray[np.int64]) -> bool:
+        """Whether every output in `ids` has features here."""
+        if not len(ids):
+            return True
+        at = np.searchsorted(self.output, ids)
+        return bool(at.max() < len(self.output) and np.all(self.output[at] == ids))
 
 
 # How results name the prompts without a category (and how a filter asks for them).

@@ -76,7 +76,8 @@ def length_bias_rows(
 ) -> dict[str, Any]:
     """`length_bias`: overall and per model (first/second are generator codes)."""
     if style is None:
-        return {"n": 0, "note": "no output texts to measure", "by_generator": []}
+        empty = dict.fromkeys(("share_longer_won", "ci_low", "ci_high", "p_value"))
+        return {"n": 0, "n_longer_won": 0, **empty, "by_generator": []}
     report = stats.length_bias_test(
         length_first=style.length_first,
         length_second=style.length_second,

@@ -1,68 +1,114 @@
 """A study's results for the page, command, API and exports: read, compute, and cache them.
 
 study_results() returns plain JSON-ready data (the results contract) and caches it in Django's
-default cache under a key that changes whenever a judgment is added or removed, the generators
-change, or the options differ.
+default cache under a short hashed key that changes whenever a judgment is added, removed or
+revised, the generators change, or any option differs. The outputs' style features are cached
+apart, until an output is added or removed: a new judgment does not make them cold.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import json
+import tomllib
+from pathlib import Path
 from typing import Any
 
 from django.core.cache import cache
 from django.utils import timezone
 
 from annotations.analysis.compute import results_compute
-from annotations.analysis.options import ResultsOptions, results_options_validate
+from annotations.analysis.inputs import OutputFeatures
+from annotations.analysis.length_style import output_features_compute
+from annotations.analysis.options import (
+    ResultsOptions,
+    results_options_describe,
+    results_options_validate,
+)
 from annotations.models import Study
-from annotations.selectors.results import study_results_inputs, study_results_version
-from annotations.stats import DEFAULT_RESAMPLES
+from annotations.selectors.results import (
+    study_output_texts,
+    study_outputs_version,
+    study_results_inputs,
+    study_results_version,
+)
 
 CACHE_SECONDS = 24 * 3600
 # Bump when the shape of the results changes, so cached entries of an older shape are ignored.
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
+_PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+
+
+@functools.cache
+def software_version() -> str:
+    """The project's version (pyproject.toml), the results format and the numeric libraries,
+    as the results fingerprint records them."""
+    import numpy
+    import scipy
+
+    try:
+        version = tomllib.loads(_PYPROJECT.read_text())["project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        version = "unknown"
+    return (
+        f"prefeval {version}; results format {RESULTS_VERSION}; "
+        f"numpy {numpy.__version__}; scipy {scipy.__version__}"
+    )
 
 
 def _cache_key(study: Study, version: str, options: ResultsOptions) -> str:
-    return (
-        f"results:v{RESULTS_VERSION}:{study.pk}:{version}:{options.baseline_id}:"
-        f"{options.method}:{options.resamples}:{options.seed}:{options.confidence}:{options.bt_ci}"
+    # Every option, whatever fields ResultsOptions grows, hashed: database-cache keys stay short.
+    described = json.dumps(
+        [RESULTS_VERSION, version, results_options_describe(options=options)], sort_keys=True
     )
+    return f"results:{study.pk}:{hashlib.sha256(described.encode()).hexdigest()[:40]}"
+
+
+def study_output_features(*, study: Study, fresh: bool = False) -> OutputFeatures:
+    """The style features of every output of `study` (cached until an output is added or
+    removed: stored outputs never change their text; `fresh` reads them anew)."""
+    key = f"output-features:{study.pk}:{study_outputs_version(study=study)}"
+    features = None if fresh else cache.get(key)
+    if features is None:
+        ids, texts = study_output_texts(study=study)
+        features = output_features_compute(ids=ids, texts=texts)
+        cache.set(key, features, CACHE_SECONDS)
+    return features
 
 
 def study_results_compute(*, study: Study, options: ResultsOptions) -> dict[str, Any]:
-    """The results of `study` (no cache): read what they depend on, then compute them."""
-    inputs = study_results_inputs(study=study)
-    return results_compute(inputs=inputs, options=options, computed_at=timezone.now().isoformat())
-
-
-def study_results(
-    *,
-    study: Study,
-    baseline: str | None = None,
-    method: str = "bootstrap",
-    resamples: int | str = DEFAULT_RESAMPLES,
-    seed: int | str = 0,
-    confidence: float | str = 0.95,
-    bt_ci: str | None = None,
-) -> dict[str, Any]:
-    """Win rates against the baseline with CIs, Bradley-Terry ratings, breakdowns, agreement,
-    position bias and the raters table of `study`, as JSON-ready data.
-
-    Raises ValidationError for bad options (unknown baseline, method or bt_ci, resamples out
-    of range). A study without judgments gives the same shape with empty tables and a note.
-    Cached in Django's default cache until a judgment is added or removed.
-    """
-    options = results_options_validate(
-        study=study,
-        baseline=baseline,
-        method=method,
-        resamples=resamples,
-        seed=seed,
-        confidence=confidence,
-        bt_ci=bt_ci,
+    """The results of `study` (no results cache): read what they depend on, then compute them."""
+    features = study_output_features(study=study)
+    inputs = study_results_inputs(study=study, filters=options.filters, output_features=features)
+    sides = (inputs.arrays.output_a, inputs.arrays.output_b)
+    if not all(features.covers(ids) for ids in sides if ids is not None):
+        # Outputs were loaded between the two reads: their judgments need their features.
+        features = study_output_features(study=study, fresh=True)
+        inputs = dataclasses.replace(inputs, output_features=features)
+    return results_compute(
+        inputs=inputs,
+        options=options,
+        computed_at=timezone.now().isoformat(),
+        software_version=software_version(),
     )
-    return study_results_for_options(study=study, options=options)
+
+
+def study_results(*, study: Study, **options: Any) -> dict[str, Any]:
+    """Win rates against the baseline with CIs (raw and length-controlled), Bradley-Terry
+    ratings (plain and style-controlled), breakdowns, agreement, position and length bias and
+    the raters table of `study`, as JSON-ready data, with the filters in force and a
+    fingerprint of what was counted.
+
+    `options` are results_options_validate's keywords (baseline, method, resamples, seed,
+    confidence, bt_ci, category, since, until, source, criterion); missing ones take their
+    defaults. Raises ValidationError for bad options, naming the field. A study without
+    judgments gives the same shape with empty tables and a note. Cached in Django's default
+    cache until a judgment is added, removed or revised.
+    """
+    validated = results_options_validate(study=study, **options)
+    return study_results_for_options(study=study, options=validated)
 
 
 def study_results_for_options(*, study: Study, options: ResultsOptions) -> dict[str, Any]:

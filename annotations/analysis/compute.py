@@ -7,6 +7,8 @@ tested with hand-built arrays; annotations.analysis.cache reads, computes and ca
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,8 +20,19 @@ import numpy.typing as npt
 # The package loads scipy on the first use of a name, not here: the URL configuration imports
 # this module, and a worker that never computes results (exports, judging) should not carry it.
 from annotations import stats
-from annotations.analysis.inputs import GeneratorRow, JudgmentArrays, ResultsInputs
-from annotations.analysis.options import BT_CI_METHODS, METHODS, ResultsOptions
+from annotations.analysis.inputs import NO_CATEGORY, GeneratorRow, JudgmentArrays, ResultsInputs
+from annotations.analysis.length_style import length_and_style, length_controlled_apply
+from annotations.analysis.options import (
+    BT_CI_METHODS,
+    METHODS,
+    ResultsOptions,
+    results_filters_describe,
+    results_options_describe,
+)
+
+# What the fingerprint hashes per judgment, in id order: the id, the verdict counted and the
+# revision time (microseconds since the epoch, -1 if never revised), little-endian, packed.
+FINGERPRINT_RECORD = np.dtype([("id", "<i8"), ("preference", "<i2"), ("revised_us", "<i8")])
 
 
 def _num(value: float) -> float | None:
@@ -302,24 +315,65 @@ def _agreement_and_raters(
     return agreement_out, position_out, raters
 
 
+def results_fingerprint(
+    *, arrays: JudgmentArrays, parameters: dict[str, Any], software_version: str
+) -> dict[str, Any]:
+    """What a number in the results was computed from, to trace it back: the judgments counted
+    (their number and a SHA-256 over FINGERPRINT_RECORD records in id order), the parameters
+    and the software version, and one SHA-256 over all of it (`sha256`)."""
+    order = np.argsort(arrays.id, kind="stable")
+    records = np.empty(len(arrays), dtype=FINGERPRINT_RECORD)
+    records["id"] = arrays.id[order]
+    records["preference"] = arrays.preference[order]
+    revised = arrays.revised_us
+    records["revised_us"] = -1 if revised is None else revised[order]
+    judgments = hashlib.sha256(records.tobytes()).hexdigest()
+    described = {
+        "n_judgments": len(arrays),
+        "judgments_sha256": judgments,
+        "parameters": parameters,
+        "software_version": software_version,
+    }
+    whole = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+    return {**described, "sha256": whole}
+
+
 def results_compute(
-    *, inputs: ResultsInputs, options: ResultsOptions, computed_at: str
+    *,
+    inputs: ResultsInputs,
+    options: ResultsOptions,
+    computed_at: str,
+    software_version: str = "",
 ) -> dict[str, Any]:
     """The results contract (see annotations.analysis.cache.study_results) from what was read.
 
     computed_at is stored as given, so the same inputs and options give the same dict.
+    software_version goes into the fingerprint.
     """
-    # Agreement, position bias and the raters table touch no database and spend their time in
-    # numpy code that releases the GIL, so a second thread computes them while the win rates
-    # and Bradley-Terry run: the same numbers, with both cores busy.
+    # Agreement, position bias, the raters table and the length and style sections touch no
+    # database and spend their time in numpy code that releases the GIL, so a second thread
+    # computes them while the win rates and Bradley-Terry run: the same numbers, with both
+    # cores busy.
     with ThreadPoolExecutor(max_workers=1) as pool:
         side = pool.submit(_agreement_and_raters, inputs, options.confidence)
-        return _results_compute(inputs, options, side, computed_at)
+        results = _results_compute(inputs, options, pool, side, computed_at)
+    parameters = {
+        "study": inputs.slug,
+        "baseline": results["baseline"],
+        **{
+            k: v for k, v in results_options_describe(options=options).items() if k != "baseline_id"
+        },
+    }
+    results["fingerprint"] = results_fingerprint(
+        arrays=inputs.arrays, parameters=parameters, software_version=software_version
+    )
+    return results
 
 
 def _results_compute(
     inputs: ResultsInputs,
     options: ResultsOptions,
+    pool: ThreadPoolExecutor,
     side: Future[tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]],
     computed_at: str,
 ) -> dict[str, Any]:
@@ -331,6 +385,22 @@ def _results_compute(
     scores = stats.score_from_preference(preference=signed)
     clusters = arrays.prompt[involved]
     both_bad = arrays.both_bad[involved]
+    first, second = names.codes(arrays.generator_a), names.codes(arrays.generator_b)
+    all_scores = stats.score_from_preference(preference=arrays.preference)
+    styled = pool.submit(
+        length_and_style,
+        inputs=inputs,
+        first=first,
+        second=second,
+        all_scores=all_scores,
+        involved=involved,
+        candidate=candidate,
+        candidate_is_a=candidate_is_a,
+        scores=scores,
+        baseline=baseline_code,
+        name=names.names.__getitem__,
+        confidence=options.confidence,
+    )
     common = {
         "method": options.method,
         "confidence": options.confidence,
@@ -369,7 +439,7 @@ def _results_compute(
             }
             categories.append(
                 {
-                    "category": arrays.categories[int(code)] or "(none)",
+                    "category": arrays.categories[int(code)] or NO_CATEGORY,
                     "all": _win_row("all models", pooled_rate),
                     "generators": _group_rows(rows, lambda k: names.names[int(k)]),
                 }
@@ -379,9 +449,9 @@ def _results_compute(
     bt_info: dict[str, Any] = {}
     if len(arrays):
         fit = stats.bradley_terry_fit(
-            first=names.codes(arrays.generator_a),
-            second=names.codes(arrays.generator_b),
-            scores=stats.score_from_preference(preference=arrays.preference),
+            first=first,
+            second=second,
+            scores=all_scores,
             baseline=baseline_code,
             clusters=arrays.prompt,
             generators=np.arange(len(names.names)),
@@ -419,6 +489,9 @@ def _results_compute(
         }
 
     agreement, position_bias, raters = side.result()
+    length_style = styled.result()
+    length_controlled_apply(generators, length_style.pop("lc_estimates"))
+    _ranks_add(length_style["bradley_terry_style_controlled"])
     return {
         "study": inputs.slug,
         "study_name": inputs.name,
@@ -429,6 +502,7 @@ def _results_compute(
         "resamples": options.resamples if options.method == "bootstrap" else 0,
         "seed": options.seed,
         "bt_ci": options.bt_ci,
+        "filters": results_filters_describe(filters=options.filters),
         "n_judgments": len(arrays),
         "n_judgments_vs_baseline": int(involved.sum()),
         "computed_at": computed_at,
@@ -436,6 +510,7 @@ def _results_compute(
         "generators": generators,
         "bradley_terry": bradley_terry,
         "bradley_terry_method": bt_info,
+        **length_style,
         "categories": categories,
         "criteria": _criteria_rows(inputs, names, involved, candidate, candidate_is_a, options),
         "flags": _flag_rows(inputs, names, options.confidence),

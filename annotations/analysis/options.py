@@ -1,14 +1,24 @@
-"""The options of a results computation: method, resamples, seed, confidence, baseline, bt_ci."""
+"""The options of a results computation: method, resamples, seed, confidence, baseline, bt_ci,
+and the filters (category, since, until, source, criterion).
+
+Adding an option: a field of ResultsOptions (or of ResultsFilters, annotations.analysis.inputs,
+when it picks judgments), its query parameter in QUERY_PARAMETERS, and its check in
+results_options_validate. The cache key and the results fingerprint derive from
+results_options_describe, which reads every field: they need no change.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 
+from annotations.analysis.inputs import NO_CATEGORY, NO_FILTERS, ResultsFilters
 from annotations.stats.defaults import CI_METHOD_DESCRIPTIONS, DEFAULT_RESAMPLES
 
 if TYPE_CHECKING:
@@ -39,18 +49,56 @@ class ResultsOptions:
     seed: int
     confidence: float
     bt_ci: str = DEFAULT_BT_CI
+    filters: ResultsFilters = NO_FILTERS
+
+
+# The query parameters of the results page and API, with the value an empty one means; each is
+# a keyword of results_options_validate.
+QUERY_PARAMETERS: dict[str, Any] = {
+    "baseline": None,
+    "method": "bootstrap",
+    "resamples": DEFAULT_RESAMPLES,
+    "seed": 0,
+    "bt_ci": DEFAULT_BT_CI,
+    "category": None,
+    "since": None,
+    "until": None,
+    "source": None,
+    "criterion": None,
+}
+# The filters' names, as the results' `filters` states them.
+FILTERS = tuple(field.name for field in dataclasses.fields(ResultsFilters))
 
 
 def results_query_parse(*, query: Mapping[str, Any]) -> dict[str, Any]:
     """The results options of a page's or the API's query string, as results_options_validate
     (and study_results) take them; empty values mean the defaults."""
-    return {
-        "baseline": query.get("baseline") or None,
-        "method": query.get("method") or "bootstrap",
-        "resamples": query.get("resamples") or DEFAULT_RESAMPLES,
-        "seed": query.get("seed") or 0,
-        "bt_ci": query.get("bt_ci") or DEFAULT_BT_CI,
-    }
+    return {name: query.get(name) or default for name, default in QUERY_PARAMETERS.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def results_filters_describe(*, filters: ResultsFilters) -> dict[str, Any]:
+    """The filters in force as the results state them: null when not set, times in ISO 8601
+    (UTC, inclusive bounds), the uncategorised prompts as "(none)". Every value passed back as
+    a query parameter selects the same judgments."""
+    described = _plain(dataclasses.asdict(filters))
+    if filters.category == "":
+        described["category"] = NO_CATEGORY
+    return described
+
+
+def results_options_describe(*, options: ResultsOptions) -> dict[str, Any]:
+    """Every option, JSON-ready (the filters as results_filters_describe states them)."""
+    described = _plain(dataclasses.asdict(options))
+    described["filters"] = results_filters_describe(filters=options.filters)
+    return described
 
 
 def _as_int(field: str, value: Any) -> int:
@@ -73,8 +121,16 @@ def results_options_validate(
     seed: Any = None,
     confidence: Any = None,
     bt_ci: str | None = None,
+    category: str | None = None,
+    since: Any = None,
+    until: Any = None,
+    source: str | None = None,
+    criterion: str | None = None,
 ) -> ResultsOptions:
-    """Check the options of a results request; raises ValidationError naming the bad field."""
+    """Check the options of a results request; raises ValidationError naming the bad field.
+
+    since/until take a date (YYYY-MM-DD: from the start of that day, or through its end) or an
+    ISO 8601 time; times without an offset are in the project's time zone."""
     # Imported here so that the pure computation, which imports the option types from this
     # module, never loads Django's models.
     from annotations.models import Generator
@@ -133,6 +189,15 @@ def results_options_validate(
             errors["confidence"] = (
                 f"must be a number from 0.5 up to (not including) 1, not {confidence!r}"
             )
+    filters = _filters_validate(
+        study=study,
+        errors=errors,
+        category=category,
+        since=since,
+        until=until,
+        source=source,
+        criterion=criterion,
+    )
     if errors:
         raise ValidationError(errors)
     assert baseline_id is not None
@@ -143,4 +208,93 @@ def results_options_validate(
         seed=values["seed"],
         confidence=level,
         bt_ci=bt_ci,
+        filters=filters,
+    )
+
+
+_TIME_HELP = "use YYYY-MM-DD or an ISO 8601 time such as 2026-01-31T14:00:00+00:00"
+
+
+def _moment(field: str, value: Any, errors: dict[str, str], *, end: bool) -> datetime | None:
+    """A filter bound as an aware UTC datetime; a date covers its whole day (start or end)."""
+    # Imported here: django.utils.timezone reads the settings, and the pure computation imports
+    # this module without any.
+    from django.utils import timezone
+
+    if value is None or value == "":
+        return None
+    moment: datetime | None = None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        day = value
+    else:
+        text = str(value).strip()
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                errors[field] = f"not a date or time: {str(value)[:40]!r}; {_TIME_HELP}"
+                return None
+    if moment is None:
+        # Inclusive bounds: the last microsecond of the day, PostgreSQL's resolution.
+        moment = datetime.combine(day, time.max if end else time.min)
+    try:
+        if timezone.is_naive(moment):
+            moment = timezone.make_aware(moment)
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        errors[field] = f"out of range: {str(value)[:40]!r}"
+        return None
+
+
+def _filters_validate(
+    *,
+    study: Study,
+    errors: dict[str, str],
+    category: str | None,
+    since: Any,
+    until: Any,
+    source: str | None,
+    criterion: str | None,
+) -> ResultsFilters:
+    """The filters of a results request; problems go into `errors` under their field."""
+    from annotations.models import JudgmentSource, Prompt
+
+    chosen_category = None
+    if category not in (None, ""):
+        known = set(
+            Prompt.objects.filter(study=study).values_list("category", flat=True).distinct()
+        )
+        if category in known:
+            chosen_category = category
+        elif category == NO_CATEGORY and "" in known:
+            chosen_category = ""
+        else:
+            names = sorted(c or NO_CATEGORY for c in known)
+            shown = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+            errors["category"] = f"no category {category!r} in study {study.slug!r}; " + (
+                f"categories: {shown}" if names else "it has no prompts yet"
+            )
+    start = _moment("since", since, errors, end=False)
+    stop = _moment("until", until, errors, end=True)
+    if start is not None and stop is not None and start > stop:
+        errors["since"] = f"{start.isoformat()} is after until ({stop.isoformat()})"
+    if source not in (None, "") and source not in JudgmentSource.values:
+        errors["source"] = (
+            f"unknown source {source!r}; choose from {', '.join(JudgmentSource.values)}"
+        )
+    if criterion not in (None, "") and criterion not in study.criteria:
+        asked = ", ".join(study.criteria)
+        errors["criterion"] = f"study {study.slug!r} asks no criterion {criterion!r}; " + (
+            f"criteria: {asked}" if asked else "it asks none"
+        )
+    return ResultsFilters(
+        category=chosen_category,
+        since=start,
+        until=stop,
+        source=source or None,
+        criterion=criterion or None,
     )

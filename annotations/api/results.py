@@ -23,7 +23,7 @@ from annotations.analysis.options import (
 from annotations.api.errors import error_response
 from annotations.api.permissions import IsResearcherOrAdmin
 from annotations.errors import django_errors
-from annotations.models import Study
+from annotations.models import JudgmentSource, Study
 
 
 class StudyResultsView(APIView):
@@ -32,8 +32,9 @@ class StudyResultsView(APIView):
 
     Query parameters: `baseline` (a model name; default the study's), `method` (bootstrap,
     wilson, cluster), `resamples` (100-10000), `seed`, `bt_ci` (the Bradley-Terry interval:
-    bootstrap or sandwich). Bad values get 400 with
-    {"detail", "errors": [{"field", "message"}]}.
+    bootstrap or sandwich), and the filters `category`, `since`, `until` (a date or an ISO 8601
+    time; both inclusive), `source` (web, import) and `criterion` (results on that criterion's
+    verdict). Bad values get 400 with {"detail", "errors": [{"field", "message"}]}.
     """
 
     permission_classes = [IsAuthenticated, IsResearcherOrAdmin]
@@ -45,6 +46,21 @@ class StudyResultsView(APIView):
             OpenApiParameter("resamples", int, description=f"{MIN_RESAMPLES}-{MAX_RESAMPLES}"),
             OpenApiParameter("seed", int),
             OpenApiParameter("bt_ci", str, enum=list(BT_CI_METHODS)),
+            OpenApiParameter(
+                "category", str, description='A prompt category; "(none)": prompts without one.'
+            ),
+            OpenApiParameter(
+                "since", str, description="Judged at or after: YYYY-MM-DD or an ISO 8601 time."
+            ),
+            OpenApiParameter(
+                "until", str, description="Judged at or before: YYYY-MM-DD (through that day)."
+            ),
+            OpenApiParameter("source", str, enum=list(JudgmentSource.values)),
+            OpenApiParameter(
+                "criterion",
+                str,
+                description="Results on this criterion's verdict; judgments without it left out.",
+            ),
         ],
         responses={200: OpenApiTypes.OBJECT},
     )

@@ -5,7 +5,10 @@ binary record on the server, so the result is parsed with a single np.frombuffer
 object is made per judgment; two more narrow queries map outputs to generators and prompts to
 categories. JSON columns (criteria, flags) are read by separate queries
 that only touch judgments where they are non-empty, and only when the study asks for them.
+Every query reads only the judgments the filters (ResultsFilters) pick, with one WHERE clause.
 study_results_version() fingerprints all of it for the results cache (annotations.analysis.cache).
+The outputs' texts, for their style features, are read apart (study_output_texts), since they
+change only when outputs are loaded: study_outputs_version() says when.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ import numpy.typing as npt
 import psycopg
 from django.db import connection, transaction
 
-from annotations.analysis.inputs import GeneratorRow, JudgmentArrays, ResultsInputs
+from annotations.analysis.inputs import (
+    NO_FILTERS,
+    GeneratorRow,
+    JudgmentArrays,
+    OutputFeatures,
+    ResultsFilters,
+    ResultsInputs,
+)
 from annotations.models import Criterion, Flag, Generator, Study, User
 from annotations.selectors.pseudonyms import rater_pseudonym
 
@@ -33,6 +43,7 @@ def _judgment_record(id_type: str) -> np.dtype:
     return np.dtype(
         [(name, id_type) for name in _ID_FIELDS]
         + [("preference", ">i2"), ("both_bad", "?"), ("left_is_a", "?"), ("duration_ms", ">i4")]
+        + [("revised_us", ">i8")]
     )
 
 
@@ -45,20 +56,24 @@ _PAIR_RECORD = np.dtype([("key", ">i8"), ("value", ">i8")])
 # than all the statistics at a million judgments. No ORDER BY: sorting in numpy is cheaper than
 # a server sort that spills to disk. Outputs and prompts are read on their own because joining
 # the wide output table twice per judgment costs the server far more than one narrow scan.
+# The revision time travels as microseconds since the epoch (the fingerprint hashes it); only
+# revised judgments pay for the conversion.
 _JUDGMENTS_SQL = """
 SELECT string_agg(
     {send}(j.id{cast}) || {send}(c.id{cast}) || {send}(c.output_a_id{cast})
     || {send}(c.output_b_id{cast}) || {send}(c.prompt_id{cast}) || {send}(j.rater_id{cast})
-    || int2send(j.preference) || boolsend(j.both_bad) || boolsend(j.left_is_a)
-    || int4send(coalesce(j.duration_ms, -1)),
+    || int2send({preference}) || boolsend({both_bad}) || boolsend(j.left_is_a)
+    || int4send(coalesce(j.duration_ms, -1))
+    || int8send(coalesce((extract(epoch FROM j.revised_at) * 1000000)::int8, -1)),
     ''::bytea
 )
 FROM annotations_judgment j
 JOIN annotations_comparison c ON c.id = j.comparison_id
-WHERE c.study_id = %(study)s
+WHERE c.study_id = %(study)s{where}
 """
-_NARROW_SQL = _JUDGMENTS_SQL.format(send="int4send", cast="::int4")
-_WIDE_SQL = _JUDGMENTS_SQL.format(send="int8send", cast="")
+# Under a criterion filter the verdict is that criterion's answer; criteria have no "both bad".
+_OVERALL_VERDICT = {"preference": "j.preference", "both_bad": "j.both_bad"}
+_CRITERION_VERDICT = {"preference": "(j.criteria ->> %(criterion)s)::int2", "both_bad": "false"}
 # Largest ids of the tables whose ids a judgment record carries: index-only lookups.
 _MAX_IDS_SQL = """
 SELECT greatest(
@@ -79,10 +94,38 @@ SELECT string_agg(int8send(id) || int8send(category_code), ''::bytea) FROM (
 """
 
 
-def _records(cursor: Any, sql: str, study: Study, dtype: np.dtype) -> npt.NDArray[np.void]:
+def _judgment_conditions(study: Study, filters: ResultsFilters) -> tuple[str, dict[str, Any]]:
+    """The filters as SQL conditions on judgments j of comparisons c (to follow the study's
+    condition) and their parameters."""
+    params: dict[str, Any] = {"study": study.pk}
+    where = []
+    if filters.category is not None:
+        where.append(
+            "c.prompt_id IN (SELECT id FROM annotations_prompt"
+            " WHERE study_id = %(study)s AND category = %(category)s)"
+        )
+        params["category"] = filters.category
+    if filters.since is not None:
+        where.append("j.created_at >= %(since)s")
+        params["since"] = filters.since
+    if filters.until is not None:
+        where.append("j.created_at <= %(until)s")
+        params["until"] = filters.until
+    if filters.source is not None:
+        where.append("j.source = %(source)s")
+        params["source"] = filters.source
+    if filters.criterion is not None:
+        where.append("jsonb_typeof(j.criteria -> %(criterion)s) = 'number'")
+        params["criterion"] = filters.criterion
+    return "".join(f" AND {condition}" for condition in where), params
+
+
+def _records(
+    cursor: Any, sql: str, params: dict[str, Any], dtype: np.dtype
+) -> npt.NDArray[np.void]:
     # Binary results: a text bytea would arrive hex-encoded, twice the bytes to make, send and
     # decode.
-    cursor.execute(sql, {"study": study.pk}, binary=True)
+    cursor.execute(sql, params, binary=True)
     packed = cursor.fetchone()[0]
     return np.frombuffer(packed or b"", dtype=dtype)
 
@@ -103,9 +146,11 @@ def _lookup(
     return out
 
 
-def study_judgment_arrays(*, study: Study) -> JudgmentArrays:
-    """All judgments of `study` as numpy arrays, in judgment id order (three narrow queries,
-    no Python object per row)."""
+def study_judgment_arrays(*, study: Study, filters: ResultsFilters = NO_FILTERS) -> JudgmentArrays:
+    """The judgments of `study` that `filters` pick, as numpy arrays in judgment id order
+    (three narrow queries, no Python object per row)."""
+    where, params = _judgment_conditions(study, filters)
+    verdict = _CRITERION_VERDICT if filters.criterion is not None else _OVERALL_VERDICT
     # A hash join of the study's comparisons fits in memory with a little more than the
     # default work_mem; SET LOCAL ends with this transaction.
     with (
@@ -123,14 +168,15 @@ def study_judgment_arrays(*, study: Study) -> JudgmentArrays:
         categories = tuple(row[0] for row in cursor.fetchall())
         cursor.execute(_MAX_IDS_SQL.format(users=connection.ops.quote_name(User._meta.db_table)))
         narrow = (cursor.fetchone()[0] or 0) < 2**31
-        rows = _records(
-            cursor,
-            _NARROW_SQL if narrow else _WIDE_SQL,
-            study,
-            _NARROW_RECORD if narrow else _WIDE_RECORD,
+        sql = _JUDGMENTS_SQL.format(
+            send="int4send" if narrow else "int8send",
+            cast="::int4" if narrow else "",
+            where=where,
+            **verdict,
         )
-        outputs = _records(cursor, _OUTPUTS_SQL, study, _PAIR_RECORD)
-        prompts = _records(cursor, _PROMPTS_SQL, study, _PAIR_RECORD)
+        rows = _records(cursor, sql, params, _NARROW_RECORD if narrow else _WIDE_RECORD)
+        outputs = _records(cursor, _OUTPUTS_SQL, {"study": study.pk}, _PAIR_RECORD)
+        prompts = _records(cursor, _PROMPTS_SQL, {"study": study.pk}, _PAIR_RECORD)
     # Sort native copies of the columns: fields of big-endian records sort and gather slowly.
     ids = rows["id"].astype(np.int64)
     order = np.argsort(ids)
@@ -153,37 +199,73 @@ def study_judgment_arrays(*, study: Study) -> JudgmentArrays:
         left_is_a=rows["left_is_a"].astype(bool)[order],
         duration_ms=rows["duration_ms"].astype(np.int64)[order],
         categories=categories,
+        output_a=column["output_a"],
+        output_b=column["output_b"],
+        revised_us=rows["revised_us"].astype(np.int64)[order],
     )
 
 
-def _criterion_answers(study: Study) -> tuple[tuple[int, str, int], ...]:
+_CRITERIA_SQL = (
+    "SELECT j.id, kv.key, kv.value::int FROM annotations_judgment j "
+    "JOIN annotations_comparison c ON c.id = j.comparison_id, jsonb_each(j.criteria) kv "
+    "WHERE c.study_id = %(study)s AND j.criteria <> '{}'::jsonb"
+)
+_FLAGS_SQL = (
+    "SELECT j.id, side.key, f.value FROM annotations_judgment j "
+    "JOIN annotations_comparison c ON c.id = j.comparison_id, "
+    "jsonb_each(j.flags) side, jsonb_array_elements_text(side.value) f "
+    "WHERE c.study_id = %(study)s AND j.flags <> '{}'::jsonb "
+    "AND jsonb_typeof(side.value) = 'array'"
+)
+
+
+def _criterion_answers(study: Study, filters: ResultsFilters) -> tuple[tuple[int, str, int], ...]:
+    where, params = _judgment_conditions(study, filters)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT j.id, kv.key, kv.value::int FROM annotations_judgment j "
-            "JOIN annotations_comparison c ON c.id = j.comparison_id, jsonb_each(j.criteria) kv "
-            "WHERE c.study_id = %s AND j.criteria <> '{}'::jsonb",
-            [study.pk],
-        )
+        cursor.execute(_CRITERIA_SQL + where, params)
         return tuple(cursor.fetchall())
 
 
-def _flag_marks(study: Study) -> tuple[tuple[int, str, str], ...]:
+def _flag_marks(study: Study, filters: ResultsFilters) -> tuple[tuple[int, str, str], ...]:
+    where, params = _judgment_conditions(study, filters)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT j.id, side.key, f.value FROM annotations_judgment j "
-            "JOIN annotations_comparison c ON c.id = j.comparison_id, "
-            "jsonb_each(j.flags) side, jsonb_array_elements_text(side.value) f "
-            "WHERE c.study_id = %s AND j.flags <> '{}'::jsonb "
-            "AND jsonb_typeof(side.value) = 'array'",
-            [study.pk],
-        )
+        cursor.execute(_FLAGS_SQL + where, params)
         return tuple(cursor.fetchall())
 
 
-def study_results_inputs(*, study: Study) -> ResultsInputs:
-    """Everything the results of `study` are computed from: its judgments as arrays, its
-    generators, rater pseudonyms, and criterion answers and flags when the study asks for them."""
-    arrays = study_judgment_arrays(study=study)
+def study_output_texts(*, study: Study) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """The ids (ascending) and texts of the outputs of `study`."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, text FROM annotations_output WHERE study_id = %s ORDER BY id", [study.pk]
+        )
+        rows = cursor.fetchall()
+    return np.array([row[0] for row in rows], dtype=np.int64), [row[1] for row in rows]
+
+
+def study_outputs_version(*, study: Study) -> str:
+    """Changes whenever an output of `study` is added or removed: the loaders refuse to change
+    a stored output's text, and ids only grow, so the count and the largest id say it all."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), coalesce(max(id), 0) FROM annotations_output WHERE study_id = %s",
+            [study.pk],
+        )
+        count, last = cursor.fetchone()
+    return f"{count}-{last}"
+
+
+def study_results_inputs(
+    *,
+    study: Study,
+    filters: ResultsFilters = NO_FILTERS,
+    output_features: OutputFeatures | None = None,
+) -> ResultsInputs:
+    """Everything the results of `study` are computed from: the judgments `filters` pick as
+    arrays, its generators, rater pseudonyms, criterion answers and flags when the study asks
+    for them, and the outputs' style features as given (annotations.analysis.cache reads and
+    caches them apart)."""
+    arrays = study_judgment_arrays(study=study, filters=filters)
     generators = tuple(
         GeneratorRow(**row)
         for row in Generator.objects.filter(study=study)
@@ -202,9 +284,10 @@ def study_results_inputs(*, study: Study) -> ResultsInputs:
             for rater in np.unique(arrays.rater).tolist()
         },
         criteria=tuple((c, criterion_labels.get(c, c)) for c in study.criteria),
-        criterion_answers=_criterion_answers(study) if study.criteria else (),
+        criterion_answers=_criterion_answers(study, filters) if study.criteria else (),
         flags=tuple((f, flag_labels.get(f, f)) for f in study.flags),
-        flag_marks=_flag_marks(study) if study.flags and len(arrays) else (),
+        flag_marks=_flag_marks(study, filters) if study.flags and len(arrays) else (),
+        output_features=output_features,
     )
 
 

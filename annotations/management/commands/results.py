@@ -11,6 +11,7 @@ from annotations.analysis.cache import study_results
 from annotations.analysis.options import (
     BT_CI_METHODS,
     DEFAULT_BT_CI,
+    FILTERS,
     MAX_RESAMPLES,
     METHODS,
     MIN_RESAMPLES,
@@ -18,6 +19,7 @@ from annotations.analysis.options import (
 from annotations.errors import validation_message
 from annotations.exports.results import results_csv, results_json
 from annotations.management.options import study_option_add, study_option_get
+from annotations.models import JudgmentSource
 from annotations.stats import DEFAULT_RESAMPLES
 
 
@@ -60,6 +62,9 @@ def results_table(results: dict[str, Any]) -> str:
         + ".",
         "",
     ]
+    stated = [f"{k} {v}" for k, v in results.get("filters", {}).items() if v is not None]
+    if stated:
+        out += [f"Filters: {'; '.join(stated)}.", ""]
     if results["note"]:
         out += [results["note"], ""]
     rows = [
@@ -71,14 +76,18 @@ def results_table(results: dict[str, Any]) -> str:
             f"{_pct(g['ci_low'])} - {_pct(g['ci_high'])}",
             _p(g["p_value"]),
             _pct(g["win_rate_no_ties"]),
+            _pct(g.get("lc_win_rate")),
+            f"{_pct(g.get('lc_ci_low'))} - {_pct(g.get('lc_ci_high'))}",
         ]
         for g in results["generators"]
     ]
-    out += _table(
-        ["Model", "n", "W/T/L", "Win rate", f"{level}% CI", "p (vs 50%)", "W/(W+L)"],
-        rows,
-        {1, 2, 3, 4, 5, 6},
-    )
+    headers = ["Model", "n", "W/T/L", "Win rate", f"{level}% CI", "p (vs 50%)", "W/(W+L)"]
+    out += _table([*headers, "LC", f"LC {level}% CI"], rows, {1, 2, 3, 4, 5, 6, 7, 8})
+    if results["generators"] and "length_controlled_method" in results:
+        out += [
+            "LC: length-controlled win rate, predicted at equal length in words "
+            "(AlpacaEval 2.0's model, one length coefficient for all models)."
+        ]
     if results["bradley_terry"]:
         info = results["bradley_terry_method"]
         out += [
@@ -116,6 +125,20 @@ def results_table(results: dict[str, Any]) -> str:
         f"Position bias: {_pct(bias['share_left'])} of {bias['n']:,} non-tie judgments chose the "
         f"left output (exact binomial test against 50%: p = {_p(bias['p_value'])}).",
     ]
+    length = results.get("length_bias") or {}
+    if length.get("n"):
+        out.append(
+            f"Length bias: the longer output won {_pct(length['share_longer_won'])} of "
+            f"{length['n']:,} non-tie judgments (exact binomial test against 50%: "
+            f"p = {_p(length['p_value'])})."
+        )
+    coefficients = results.get("style_coefficients") or {}
+    if any(v is not None for v in coefficients.values()):
+        out.append(
+            "Style coefficients (logit per sd of the normalised difference): "
+            + ", ".join(f"{k} {v:+.2f}" for k, v in coefficients.items() if v is not None)
+            + "."
+        )
     return "\n".join(out) + "\n"
 
 
@@ -142,6 +165,19 @@ class Command(BaseCommand):
             default=DEFAULT_BT_CI,
             help=f"Bradley-Terry CI: {', '.join(BT_CI_METHODS)} (default {DEFAULT_BT_CI})",
         )
+        parser.add_argument("--category", help='only prompts of this category ("(none)": none)')
+        parser.add_argument(
+            "--since", help="only judgments made at or after: YYYY-MM-DD or an ISO 8601 time"
+        )
+        parser.add_argument(
+            "--until", help="only judgments made at or before: YYYY-MM-DD (through that day)"
+        )
+        parser.add_argument(
+            "--source", help=f"only judgments from: {', '.join(JudgmentSource.values)}"
+        )
+        parser.add_argument(
+            "--criterion", help="this criterion's verdict instead (judgments without it left out)"
+        )
         parser.add_argument(
             "--format",
             default="table",
@@ -159,6 +195,7 @@ class Command(BaseCommand):
                 resamples=options["resamples"],
                 seed=options["seed"],
                 bt_ci=options["bt_ci"],
+                **{name: options[name] for name in FILTERS},
             )
         except ValidationError as exc:
             raise CommandError(validation_message(exc)) from exc

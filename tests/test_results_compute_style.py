@@ -143,7 +143,7 @@ def test_without_features_the_sections_are_empty_but_present() -> None:
 
 def test_filters_are_stated_null_when_not_set() -> None:
     assert compute(inputs_of())["filters"] == dict.fromkeys(
-        ("category", "since", "until", "source", "criterion")
+        ("category", "since", "until", "source", "criterion", "include_excluded", "judge")
     )
     since = datetime(2024, 3, 1, tzinfo=UTC)
     options = dataclasses.replace(
@@ -155,6 +155,8 @@ def test_filters_are_stated_null_when_not_set() -> None:
         "until": None,
         "source": "web",
         "criterion": None,
+        "include_excluded": None,
+        "judge": None,
     }
 
 
@@ -174,7 +176,9 @@ def test_fingerprint_hashes_the_documented_records() -> None:
         "seed": 0,
         "confidence": 0.95,
         "bt_ci": "sandwich",
-        "filters": dict.fromkeys(("category", "since", "until", "source", "criterion")),
+        "filters": dict.fromkeys(
+            ("category", "since", "until", "source", "criterion", "include_excluded", "judge")
+        ),
     }
     whole = {k: v for k, v in fingerprint.items() if k != "sha256"}
     assert (

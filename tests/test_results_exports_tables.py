@@ -97,7 +97,11 @@ def test_bt_csv_carries_the_ratings_with_their_judgment_counts(hand) -> None:
         assert float(row["rating"]) == pytest.approx(fit["rating"], rel=1e-5)
         assert float(row["ci_low"]) == pytest.approx(fit["ci_low"], rel=1e-5)
         assert row["baseline"] == "Base" and row["ci_method"] == results["bt_ci"]
-        assert row["n_judgments"] == "13" and row["style_controlled_rating"] == ""
+        assert row["n_judgments"] == "13"
+        styled = {r["name"]: r for r in results["bradley_terry_style_controlled"]}
+        assert float(row["style_controlled_rating"]) == pytest.approx(
+            styled[fit["name"]]["rating"], abs=0.01
+        )
 
 
 def test_bt_csv_puts_the_style_controlled_rating_beside_each_model(hand) -> None:
@@ -132,10 +136,11 @@ def test_results_latex_is_a_booktabs_table_of_the_hand_counts(hand) -> None:
         in tex
     )
     assert "Beta\\textsuperscript{\\dag} & 4 & 1 / 1 / 2 & 37.5\\% & " in tex
-    for command in ("\\toprule", "\\midrule", "\\bottomrule", "\\begin{tabular}{lrrrrr}"):
+    # With the length-controlled columns beside the raw ones (the results carry them).
+    for command in ("\\toprule", "\\midrule", "\\bottomrule", "\\begin{tabular}{lrrrrrrr}"):
         assert command in tex
     assert tex.count("\\begin{table}") == tex.count("\\end{table}") == 2
-    assert "Base & 1000 & 1000--1000 & 11 \\\\" in tex  # the Bradley-Terry table's anchor
+    assert "Base & 1000 & 1000--1000 & 11 & 1000 & 1000--1000 \\\\" in tex  # the BT anchor
     assert "\\label{tab:hand-win-rates}" in tex and "\\label{tab:hand-bradley-terry}" in tex
     # The page's download uses the page's options: Wilson intervals here.
     page = _client().get(
@@ -146,7 +151,9 @@ def test_results_latex_is_a_booktabs_table_of_the_hand_counts(hand) -> None:
 
 def test_results_latex_shows_length_controlled_columns_only_when_present(hand) -> None:
     results = study_results(study=hand)
-    assert "LC win rate" not in results_latex(results=results)
+    lc = ("lc_win_rate", "lc_ci_low", "lc_ci_high")
+    plain = [{k: v for k, v in g.items() if k not in lc} for g in results["generators"]]
+    assert "LC win rate" not in results_latex(results=with_extras(results, generators=plain))
     generators = [
         {**g, "lc_win_rate": 0.52, "lc_ci_low": 0.41, "lc_ci_high": 0.63}
         for g in results["generators"]

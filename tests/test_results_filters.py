@@ -28,7 +28,9 @@ from annotations.services.users import user_create_or_update
 from tests.results_support import BASELINE, hand_study
 
 pytestmark = pytest.mark.django_db
-NO_FILTERS = dict.fromkeys(("category", "since", "until", "source", "criterion"))
+NO_FILTERS = dict.fromkeys(
+    ("category", "since", "until", "source", "criterion", "include_excluded", "judge")
+)
 
 
 @pytest.fixture(autouse=True)

@@ -190,9 +190,10 @@ def test_filter_bar_states_the_filters_in_force(hand, monkeypatch) -> None:
         assert f'name="{field}"' in text
     assert '<option value="math">math</option>' in text
     assert "Every judgment counts (no filters)." in text
-    # Asked for, but these results do not state their filters: say they were not applied.
-    ignored = client.get("/studies/hand/results/", {"category": "math"}).content.decode()
-    assert "Not filtered:" in ignored and '<option value="math" selected>' in ignored
+    # Asked for: the results filter and say so.
+    asked = client.get("/studies/hand/results/", {"category": "math"}).content.decode()
+    assert "category: math" in asked and '<option value="math" selected>' in asked
+    assert "Not filtered:" not in asked
     stated = {"category": "math", "since": "2024-05-01", "until": None, "source": "import"}
 
     def filtered(**options: Any) -> dict[str, Any]:
@@ -209,11 +210,20 @@ def test_filter_bar_states_the_filters_in_force(hand, monkeypatch) -> None:
     ]
     assert html.unescape(chips[0][1]) == "source=import"  # its link drops only that filter
     assert "Not filtered" not in text
-    assert "The filters above do not apply here yet" in text  # the win matrix says so
+    assert "The filters above apply." in text  # the win matrix counts what the results count
 
 
 def test_length_and_style_control_show_only_when_the_results_carry_them(hand, monkeypatch) -> None:
     client = _client()
+
+    def without(**options: Any) -> dict[str, Any]:
+        results = real_study_results(**options)
+        lc = ("lc_win_rate", "lc_ci_low", "lc_ci_high")
+        generators = [{k: v for k, v in g.items() if k not in lc} for g in results["generators"]]
+        plain = {k: v for k, v in results.items() if k != "bradley_terry_style_controlled"}
+        return with_extras(plain, generators=generators)
+
+    monkeypatch.setattr(results_page, "study_results", without)
     plain = client.get("/studies/hand/results/").content.decode()
     assert "LC win rate" not in plain and "Style-controlled" not in plain
     assert "Survives length control" not in plain

@@ -28,12 +28,14 @@ from annotations.analysis.options import (
     results_options_validate,
 )
 from annotations.models import Study
+from annotations.selectors.quality import excluded_raters
 from annotations.selectors.results import (
     study_output_texts,
     study_outputs_version,
     study_results_inputs,
     study_results_version,
 )
+from annotations.services.collection import collection_compute
 
 CACHE_SECONDS = 24 * 3600
 # Bump when the shape of the results changes, so cached entries of an older shape are ignored.
@@ -87,12 +89,33 @@ def study_results_compute(*, study: Study, options: ResultsOptions) -> dict[str,
         # Outputs were loaded between the two reads: their judgments need their features.
         features = study_output_features(study=study, fresh=True)
         inputs = dataclasses.replace(inputs, output_features=features)
-    return results_compute(
+    results = results_compute(
         inputs=inputs,
         options=options,
         computed_at=timezone.now().isoformat(),
         software_version=software_version(),
     )
+    results["excluded_raters"] = excluded_raters(study=study)
+    if study.target_half_width is not None and options.baseline_id == study.baseline_id:
+        _anytime_intervals_add(study, results)
+    return results
+
+
+def _anytime_intervals_add(study: Study, results: dict[str, Any]) -> None:
+    """The anytime-valid intervals of a study with a target (services/collection.py) beside
+    the fixed-n ones: generators[].av_ci_low, av_ci_high, valid however often they are looked
+    at and whenever collection stopped."""
+    from annotations.stats.confidence_sequences import AV_METHOD_DESCRIPTION
+
+    state, _ = collection_compute(study=study)
+    intervals = {row["name"]: row for row in state["generators"]}
+    for row in results["generators"]:
+        found = intervals.get(row["name"])
+        row["av_ci_low"] = found["av_ci_low"] if found else None
+        row["av_ci_high"] = found["av_ci_high"] if found else None
+        row["collection_status"] = found["status"] if found else None
+    results["av_method"] = AV_METHOD_DESCRIPTION
+    results["collection"] = state
 
 
 def study_results(*, study: Study, **options: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import numpy.typing as npt
 # this module, and a worker that never computes results (exports, judging) should not carry it.
 from annotations import stats
 from annotations.analysis.inputs import NO_CATEGORY, GeneratorRow, JudgmentArrays, ResultsInputs
+from annotations.analysis.judges import judge_agreement
 from annotations.analysis.length_style import length_and_style, length_controlled_apply
 from annotations.analysis.options import (
     BT_CI_METHODS,
@@ -121,6 +122,39 @@ def _vs_baseline(
     candidate_is_a = base_b[involved]
     candidate = np.where(candidate_is_a, code_a[involved], code_b[involved])
     return involved, candidate, candidate_is_a
+
+
+def _judge_rows(
+    inputs: ResultsInputs, names: _Names, baseline_code: int, common: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Each automatic judge against the human raters (annotations.analysis.judges), with the
+    judge's own win rates against the baseline, computed as the humans' are."""
+    rows = []
+    for judge, arrays in inputs.judges:
+        generators: list[dict[str, Any]] = []
+        if len(arrays):
+            involved, candidate, candidate_is_a = _vs_baseline(arrays, names, baseline_code)
+            preference = arrays.preference[involved]
+            signed = np.where(candidate_is_a, preference, -preference)
+            rates = stats.win_rates_by_group(
+                scores=stats.score_from_preference(preference=signed),
+                groups=candidate,
+                clusters=arrays.prompt[involved],
+                both_bad=arrays.both_bad[involved],
+                **common,
+            )
+            generators = [
+                {key: row[key] for key in ("name", "n", "win_rate", "ci_low", "ci_high")}
+                for row in _group_rows(rates, lambda k: names.names[int(k)])
+            ]
+        rows.append(
+            {
+                "judge": judge,
+                **judge_agreement(humans=inputs.arrays, judge=arrays),
+                "generators": generators,
+            }
+        )
+    return rows
 
 
 def _group_rows(estimates: dict[Hashable, stats.WinRate], label: Any) -> list[dict[str, Any]]:
@@ -517,4 +551,10 @@ def _results_compute(
         "agreement": agreement,
         "position_bias": position_bias,
         "raters": raters,
+        "judges": _judge_rows(inputs, names, baseline_code, common),
+        "judges_method": (
+            "each automatic judge against the human raters on the comparisons both judged: "
+            "agreement with the human majority (more than half of a comparison's human "
+            "judgments) with and without ties, as MT-Bench counts it, and Cohen's kappa"
+        ),
     }

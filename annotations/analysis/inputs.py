@@ -75,7 +75,9 @@ class ResultsFilters:
     category: prompts of that category ("" for prompts without one). since/until: judgment
     times (created_at), both bounds inclusive, timezone-aware. source: "web" or "import".
     criterion: the verdict on that criterion replaces the overall verdict, and judgments
-    without an answer to it are left out. A new filter is a field here, read by
+    without an answer to it are left out. include_excluded: also excluded raters' judgments.
+    judge: an automatic judge's verdicts in place of the humans'. A new filter is a field here,
+    read by
     annotations.selectors.results and described by annotations.analysis.options.
     """
 
@@ -84,6 +86,10 @@ class ResultsFilters:
     until: datetime | None = None
     source: str | None = None
     criterion: str | None = None
+    # Also the judgments of raters excluded from the study (left out by default).
+    include_excluded: bool = False
+    # An automatic judge's verdicts instead of the human judgments (import_judgments --judge).
+    judge: str | None = None
 
 
 NO_FILTERS = ResultsFilters()
@@ -118,3 +124,6 @@ class ResultsInputs:
     flags: tuple[tuple[str, str], ...] = ()
     flag_marks: tuple[tuple[int, str, str], ...] = ()
     output_features: OutputFeatures | None = None
+    # Each automatic judge's verdicts (name, arrays), under the same filters, to be checked
+    # against the human raters (annotations.analysis.judges).
+    judges: tuple[tuple[str, JudgmentArrays], ...] = ()

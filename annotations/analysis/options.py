@@ -1,5 +1,5 @@
 """The options of a results computation: method, resamples, seed, confidence, baseline, bt_ci,
-and the filters (category, since, until, source, criterion).
+and the filters (category, since, until, source, criterion, include_excluded, judge).
 
 Adding an option: a field of ResultsOptions (or of ResultsFilters, annotations.analysis.inputs,
 when it picks judgments), its query parameter in QUERY_PARAMETERS, and its check in
@@ -65,6 +65,8 @@ QUERY_PARAMETERS: dict[str, Any] = {
     "until": None,
     "source": None,
     "criterion": None,
+    "include_excluded": None,
+    "judge": None,
 }
 # The filters' names, as the results' `filters` states them.
 FILTERS = tuple(field.name for field in dataclasses.fields(ResultsFilters))
@@ -91,6 +93,8 @@ def results_filters_describe(*, filters: ResultsFilters) -> dict[str, Any]:
     described = _plain(dataclasses.asdict(filters))
     if filters.category == "":
         described["category"] = NO_CATEGORY
+    # A switch: stated only when on, so that null means "not set" for every filter.
+    described["include_excluded"] = True if filters.include_excluded else None
     return described
 
 
@@ -126,6 +130,8 @@ def results_options_validate(
     until: Any = None,
     source: str | None = None,
     criterion: str | None = None,
+    include_excluded: Any = None,
+    judge: str | None = None,
 ) -> ResultsOptions:
     """Check the options of a results request; raises ValidationError naming the bad field.
 
@@ -197,6 +203,8 @@ def results_options_validate(
         until=until,
         source=source,
         criterion=criterion,
+        include_excluded=include_excluded,
+        judge=judge,
     )
     if errors:
         raise ValidationError(errors)
@@ -259,9 +267,12 @@ def _filters_validate(
     until: Any,
     source: str | None,
     criterion: str | None,
+    include_excluded: Any = None,
+    judge: str | None = None,
 ) -> ResultsFilters:
     """The filters of a results request; problems go into `errors` under their field."""
     from annotations.models import JudgmentSource, Prompt
+    from annotations.selectors.judgment_filters import flag_parse, judge_id_find
 
     chosen_category = None
     if category not in (None, ""):
@@ -282,10 +293,17 @@ def _filters_validate(
     stop = _moment("until", until, errors, end=True)
     if start is not None and stop is not None and start > stop:
         errors["since"] = f"{start.isoformat()} is after until ({stop.isoformat()})"
-    if source not in (None, "") and source not in JudgmentSource.values:
-        errors["source"] = (
-            f"unknown source {source!r}; choose from {', '.join(JudgmentSource.values)}"
-        )
+    # An automatic judge's verdicts are asked for by name (judge), never as a source.
+    sources = [value for value in JudgmentSource.values if value != JudgmentSource.JUDGE]
+    if source not in (None, "") and source not in sources:
+        errors["source"] = f"unknown source {source!r}; choose from {', '.join(sources)}"
+    chosen_judge = None
+    if judge not in (None, ""):
+        try:
+            judge_id_find(study=study, judge=str(judge))
+            chosen_judge = str(judge).strip()
+        except ValidationError as exc:
+            errors.update({k: v[0] for k, v in exc.message_dict.items()})
     if criterion not in (None, "") and criterion not in study.criteria:
         asked = ", ".join(study.criteria)
         errors["criterion"] = f"study {study.slug!r} asks no criterion {criterion!r}; " + (
@@ -297,4 +315,6 @@ def _filters_validate(
         until=stop,
         source=source or None,
         criterion=criterion or None,
+        include_excluded=include_excluded is True or flag_parse(include_excluded),
+        judge=chosen_judge,
     )

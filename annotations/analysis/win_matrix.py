@@ -101,23 +101,26 @@ def study_win_matrix(*, study: Study, results: Mapping[str, Any]) -> dict[str, A
     """The win matrix of `study` beside `results` (models in its Bradley-Terry order), cached
     until a judgment arrives (the results' version changes then).
 
-    It counts every judgment of the study: judgment filters that a results dict states under
-    "filters" are not applied here (the page says so beside the matrix).
+    It counts the judgments the results counted: the filters they state under "filters" are
+    read back (every stated value selects the same judgments again).
     """
     # Read here, not at the top: the pure function above is imported with no database.
     from django.core.cache import cache
 
+    from annotations.analysis.options import results_options_validate
     from annotations.models import Generator
     from annotations.selectors.results import study_judgment_arrays
 
+    stated = {k: v for k, v in (results.get("filters") or {}).items() if v is not None}
+    filters = results_options_validate(study=study, **stated).filters
     order = [r["name"] for r in results.get("bradley_terry") or []]
-    described = repr((study.pk, results.get("version"), order))
+    described = repr((study.pk, results.get("version"), order, sorted(stated.items())))
     key = f"win-matrix:v{WIN_MATRIX_VERSION}:" + hashlib.sha256(described.encode()).hexdigest()
     matrix = cache.get(key)
     if matrix is None:
         names = dict(Generator.objects.filter(study=study).values_list("id", "name"))
         matrix = win_matrix_compute(
-            arrays=study_judgment_arrays(study=study), names=names, order=order
+            arrays=study_judgment_arrays(study=study, filters=filters), names=names, order=order
         )
         cache.set(key, matrix, CACHE_SECONDS)
     return matrix

@@ -14,6 +14,7 @@ change only when outputs are loaded: study_outputs_version() says when.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,9 @@ from annotations.analysis.inputs import (
     ResultsFilters,
     ResultsInputs,
 )
-from annotations.models import Criterion, Flag, Generator, Study, User
+from annotations.models import JUDGE_PREFIX, Criterion, Flag, Generator, Study, User
+from annotations.selectors.judgment_filters import study_judges
+from annotations.selectors.judgments import HUMAN_SQL, NOT_EXCLUDED_SQL
 from annotations.selectors.pseudonyms import rater_pseudonym
 
 # Judgment records as the server packs them (big-endian: the *send functions are PostgreSQL's
@@ -117,6 +120,17 @@ def _judgment_conditions(study: Study, filters: ResultsFilters) -> tuple[str, di
     if filters.criterion is not None:
         where.append("jsonb_typeof(j.criteria -> %(criterion)s) = 'number'")
         params["criterion"] = filters.criterion
+    if filters.judge is not None:
+        # An automatic judge's verdicts in place of the humans' (never mixed with them).
+        where.append(
+            "j.source = 'judge' AND j.rater_id ="
+            " (SELECT u.id FROM annotations_user u WHERE u.username = %(judge_user)s)"
+        )
+        params["judge_user"] = JUDGE_PREFIX + filters.judge
+    else:
+        where.append(HUMAN_SQL)
+    if not filters.include_excluded:
+        where.append(NOT_EXCLUDED_SQL)
     return "".join(f" AND {condition}" for condition in where), params
 
 
@@ -288,7 +302,23 @@ def study_results_inputs(
         flags=tuple((f, flag_labels.get(f, f)) for f in study.flags),
         flag_marks=_flag_marks(study, filters) if study.flags and len(arrays) else (),
         output_features=output_features,
+        judges=tuple(
+            (name, study_judgment_arrays(study=study, filters=replace(filters, judge=name)))
+            for name in (study_judges(study=study) if filters.judge is None else ())
+        ),
     )
+
+
+_STANDING_VERSION_SQL = (
+    "SELECT string_agg(rater_id::text, ',' ORDER BY rater_id) FROM annotations_raterstanding"
+    " WHERE study_id = %s AND excluded"
+)
+_JUDGES_VERSION_SQL = (
+    "SELECT count(*), max(j.id), max(j.revised_at) FROM annotations_judgment j"
+    " JOIN annotations_comparison c ON c.id = j.comparison_id"
+    " WHERE j.rater_id IN (SELECT id FROM annotations_user WHERE username LIKE %s)"
+    " AND c.study_id = %s"
+)
 
 
 def study_results_version(*, study: Study) -> str:
@@ -322,7 +352,16 @@ def study_results_version(*, study: Study) -> str:
             [study.pk],
         )
         generators = cursor.fetchall()
+        # Exclusions change what counts without a new judgment (and a replacement can bring
+        # the sum of counts back to where it was); automatic judges' verdicts count toward
+        # nothing. Both are few rows, found by their own indexes.
+        cursor.execute(_STANDING_VERSION_SQL, [study.pk])
+        excluded = cursor.fetchone()[0]
+        cursor.execute(_JUDGES_VERSION_SQL, [JUDGE_PREFIX + "%", study.pk])
+        judges = cursor.fetchone()
     digest = hashlib.sha256(
-        repr((count, n_comparisons, last_comparison, last_revision, generators)).encode()
+        repr(
+            (count, n_comparisons, last_comparison, last_revision, generators, excluded, judges)
+        ).encode()
     )
     return f"{count}-{digest.hexdigest()[:16]}"

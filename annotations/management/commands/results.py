@@ -185,6 +185,18 @@ class Command(BaseCommand):
             help="table (default), json (the whole results object) or csv (win-rate table)",
         )
 
+        parser.add_argument(
+            "--include-excluded",
+            action="store_true",
+            default=None,
+            help="also the judgments of raters excluded from the study (left out by default)",
+        )
+        parser.add_argument(
+            "--judge",
+            metavar="NAME",
+            help="automatic judge NAME's verdicts instead of the human judgments",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         study = study_option_get(options=options)
         try:

@@ -270,3 +270,40 @@ def test_the_raters_page_buttons_exclude_and_include_with_a_reason(client) -> No
     client.force_login(make_user("res", role="researcher"))
     page = client.get(f"/studies/{study.slug}/raters/").content.decode()
     assert "/exclude/" not in page
+
+
+def test_results_leave_excluded_raters_out_and_say_who(client) -> None:
+    from django.core.cache import cache
+
+    from annotations.analysis.cache import study_results
+
+    cache.clear()
+    study = judging_study(prompts=4, overlap=2)
+    bad, good = make_user("bad"), make_user("good")
+    for rater, winner in ((bad, "right"), (good, "left")):
+        for _ in range(4):
+            lease = assignment_next(study=study, rater=rater)
+            winner_here = winner if lease.left_is_a else ("right" if winner == "left" else "left")
+            judgment_submit(assignment=lease, rater=rater, winner=winner_here)
+    before = study_results(study=study, method="wilson")
+    assert before["n_judgments"] == 8 and before["generators"][0]["win_rate"] == 0.5
+    admin = make_user("boss", role="admin")
+    from annotations.services.quality import rater_exclude
+
+    rater_exclude(study=study, rater=bad, reason="always the baseline", by=admin)
+    after = study_results(study=study, method="wilson")
+    # Not the cached numbers: only the good rater's judgments, the candidate always won.
+    assert after["n_judgments"] == 4 and after["generators"][0]["win_rate"] == 1.0
+    [excluded] = after["excluded_raters"]
+    assert excluded["rater"] == rater_pseudonym(study_id=study.pk, user_id=bad.pk)
+    assert (excluded["reason"], excluded["by"], excluded["n_judgments"]) == (
+        "always the baseline",
+        "boss",
+        4,
+    )
+    everything = study_results(study=study, method="wilson", include_excluded="1")
+    assert everything["n_judgments"] == 8 and everything["filters"]["include_excluded"] is True
+    # The API takes the switch as well.
+    api = token_client("res", "researcher")
+    body = api.get(f"/api/studies/{study.slug}/results?method=wilson&include_excluded=1").json()
+    assert body["n_judgments"] == 8

@@ -163,3 +163,28 @@ def test_raters_are_told_the_study_has_what_it_needs() -> None:
     _judge_all(study, [rater], lambda name: "a")
     study.refresh_from_db()
     assert rater_progress(study=study, rater=rater)["study_complete"] is True
+
+
+def test_results_show_the_anytime_valid_interval_beside_the_fixed_n_one(client) -> None:
+    from django.core.cache import cache
+
+    from annotations.analysis.cache import study_results
+
+    cache.clear()
+    study = _study(60, ["strong"], overlap=1, target_half_width=0.05, stop_on_decision=True)
+    _judge_all(study, [make_user("r1")], lambda name: "a")
+    study.refresh_from_db()
+    results = study_results(study=study, method="wilson")
+    [row] = results["generators"]
+    state = collection_refresh(study=study, force=True)
+    [candidate] = state["generators"]
+    assert (row["av_ci_low"], row["av_ci_high"]) == (
+        candidate["av_ci_low"],
+        candidate["av_ci_high"],
+    )
+    # Anytime-valid is the wider of the two: the price of looking all the time.
+    assert row["av_ci_low"] <= row["ci_low"] and row["collection_status"] == "decided"
+    assert "betting" in results["av_method"]
+    client.force_login(make_user("res", role="researcher"))
+    page = client.get(f"/studies/{study.slug}/results/").content.decode()
+    assert "Anytime-valid 95%" in page and "holds however often it is looked at" in page

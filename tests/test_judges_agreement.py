@@ -115,3 +115,30 @@ def test_the_results_list_each_judge_beside_the_humans() -> None:
     own = study_results(study=study, method="wilson", judge="gpt-4o")
     assert own["n_judgments"] == 4 and own["generators"][0]["win_rate"] == pytest.approx(0.75)
     assert own["filters"]["judge"] == "gpt-4o" and own["judges"] == []
+
+
+@pytest.mark.django_db
+def test_the_results_page_shows_each_judge_beside_the_humans(client) -> None:
+    from django.core.cache import cache
+
+    from annotations.services.loading import judgments_import
+    from tests.judging_support import BASELINE, CANDIDATE, judging_study, make_user
+
+    cache.clear()
+    study = judging_study(prompts=2)
+    rows = [
+        {"key": f"p{i}", "left": CANDIDATE, "right": BASELINE, "winner": "left", "rater": "h"}
+        for i in range(2)
+    ]
+    data = "".join(json.dumps(row) + "\n" for row in rows).encode()
+    judgments_import(study=study, file=io.BytesIO(data), filename="h.jsonl")
+    hostile = [dict(row, rater="x") for row in rows]
+    data = "".join(json.dumps(row) + "\n" for row in hostile).encode()
+    judgments_import(study=study, file=io.BytesIO(data), filename="j.jsonl", judge="gpt-4o")
+    client.force_login(make_user("res", role="researcher"))
+    page = client.get(f"/studies/{study.slug}/results/", {"full": "1"}).content.decode()
+    assert 'id="sec-judges"' in page and "<td>gpt-4o</td>" in page
+    assert 'id="judge-win-rates"' in page and '<th class="num">gpt-4o</th>' in page
+    assert '<option value="gpt-4o">automatic judge gpt-4o</option>' in page
+    own = client.get(f"/studies/{study.slug}/results/", {"judge": "gpt-4o"}).content.decode()
+    assert "judge: gpt-4o" in own

@@ -44,6 +44,7 @@ from annotations.exports.results import (
 from annotations.models import Criterion, Prompt, Study
 from annotations.pages import results_summary as summary
 from annotations.selectors.catalog import generator_list
+from annotations.selectors.judgment_filters import study_judges
 from annotations.selectors.results import study_results_version
 from annotations.stats.defaults import (
     DEFAULT_RESAMPLES,
@@ -145,6 +146,7 @@ def _context(request: HttpRequest, study: Study) -> dict[str, Any]:
         "categories": list(categories),
         "criteria": [(c, dict(Criterion.choices).get(c, c)) for c in study.criteria],
         "sources": summary.SOURCES,
+        "judges": study_judges(study=study),
         "filters_in_force": in_force,
         # Filters asked for that the results do not state: a server that cannot filter yet.
         "filters_ignored": summary.filters_asked(query=request.GET) if in_force is None else [],

@@ -17,7 +17,15 @@ KAPPA_MATRIX_MAX_RATERS = 12
 # The summary lists at most this many models that beat the baseline (the full table has all).
 SUMMARY_ROWS = 8
 # The filters the page offers and the results state under "filters" (issue 12, item 6).
-FILTER_FIELDS: tuple[str, ...] = ("category", "since", "until", "source", "criterion")
+FILTER_FIELDS: tuple[str, ...] = (
+    "category",
+    "since",
+    "until",
+    "source",
+    "criterion",
+    "include_excluded",
+    "judge",
+)
 SOURCES: dict[str, str] = {"web": "judged in the app", "import": "imported"}
 
 

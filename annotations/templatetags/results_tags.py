@@ -160,3 +160,12 @@ def query_without(query: Any, *names: str, **extra: Any) -> str:
     for name, value in extra.items():
         copy[name] = value
     return copy.urlencode()
+
+
+@register.simple_tag
+def judge_rate(judge: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """An automatic judge's win-rate row for model `name` (results["judges"]), or None."""
+    for row in judge.get("generators") or []:
+        if row.get("name") == name:
+            return row
+    return None

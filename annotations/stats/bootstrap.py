@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +20,10 @@ _MAX_CHUNK_CELLS = 1 << 22
 _PARALLEL_MIN_WORK = 1 << 22
 # Up to this many clusters the bootstrap always draws multinomial counts per distinct row.
 _SMALL_CLUSTERS = 256
+# grouped_ratio_resamples: groups per task of its thread pool, and the fewest multinomial
+# cells (resamples x distinct rows, ~0.1 us each) worth starting the pool for.
+_GROUPS_PER_TASK = 64
+_PARALLEL_MIN_DRAWS = 1 << 16
 
 
 def dense_codes(
@@ -118,4 +123,109 @@ def resampled_cluster_totals(
         workers = min(4, os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(run, range(len(starts))))
+    return out
+
+
+@dataclass(frozen=True)
+class ClusterCells:
+    """Per-(group, cluster) totals of a score array: cells ordered by group code, then by
+    cluster value, so group g's cells (bounds[g]:bounds[g + 1]) are what a per-group
+    np.unique of its clusters gives, in the same order."""
+
+    group: npt.NDArray[np.intp]
+    sums: npt.NDArray[np.float64]
+    counts: npt.NDArray[np.float64]
+    bounds: npt.NDArray[np.intp]
+
+    def of(self, g: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Cluster sums and counts of group g."""
+        start, end = self.bounds[g], self.bounds[g + 1]
+        return self.sums[start:end], self.counts[start:end]
+
+
+def cluster_cells(
+    *,
+    values: npt.NDArray[np.float64],
+    groups: npt.NDArray[np.intp],
+    n_groups: int,
+    clusters: npt.NDArray[np.generic],
+) -> ClusterCells:
+    """Sum and count of `values` per (group, cluster), for every group at once (one sort)."""
+    _, cluster_code = dense_codes(clusters)
+    n_codes = int(cluster_code.max()) + 1 if len(cluster_code) else 1
+    key = groups.astype(np.int64) * n_codes + cluster_code
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    if not len(order):
+        starts = starts[:0]
+    group = groups[order[starts]].astype(np.intp)
+    # Sums of scores in {0, 0.5, 1} are exact in float64 in any order, so they equal the
+    # per-group np.bincount totals bit for bit.
+    sums = np.add.reduceat(values[order], starts) if len(starts) else np.zeros(0)
+    counts = np.diff(np.append(starts, len(order))).astype(np.float64)
+    bounds = np.searchsorted(group, np.arange(n_groups + 1)).astype(np.intp)
+    return ClusterCells(group=group, sums=sums, counts=counts, bounds=bounds)
+
+
+def grouped_ratio_resamples(
+    *,
+    cells: ClusterCells,
+    which: npt.NDArray[np.intp],
+    n_resamples: int,
+    seed_of: Callable[[int], np.random.SeedSequence],
+) -> npt.NDArray[np.float64]:
+    """Bootstrap ratios (resampled sum / resampled count) of each group in `which`.
+
+    Row i is, bit for bit, what resampled_cluster_totals(column_stack(cells.of(g)),
+    seed=seed_of(g)) gives as totals[:, 0] / totals[:, 1] for g = which[i]: every group keeps
+    its own seed and its own clusters. The distinct (sum, count) rows of every group come from
+    one sort of all cells, and the groups' draws run in a few threads (numpy's multinomial
+    releases the GIL and each group has its own generator, so the result does not depend on
+    the threads).
+    """
+    # Distinct (sum, count) rows per group, in _unique_rows' order (by sum, then count).
+    perm = np.lexsort((cells.counts, cells.sums, cells.group))
+    g_sorted, s_sorted, c_sorted = cells.group[perm], cells.sums[perm], cells.counts[perm]
+    first = np.ones(len(perm), dtype=bool)
+    first[1:] = (
+        (g_sorted[1:] != g_sorted[:-1])
+        | (s_sorted[1:] != s_sorted[:-1])
+        | (c_sorted[1:] != c_sorted[:-1])
+    )
+    starts = np.flatnonzero(first)
+    type_rows = np.column_stack([s_sorted[starts], c_sorted[starts]])
+    type_counts = np.diff(np.append(starts, len(perm)))
+    type_bounds = np.searchsorted(g_sorted[starts], np.arange(len(cells.bounds)))
+
+    out = np.empty((len(which), n_resamples), dtype=np.float64)
+
+    def one(i: int) -> None:
+        g = int(which[i])
+        n_clusters = int(cells.bounds[g + 1] - cells.bounds[g])
+        t0, t1 = type_bounds[g], type_bounds[g + 1]
+        if (t1 - t0) * 16 <= n_clusters or n_clusters <= _SMALL_CLUSTERS:
+            # resampled_cluster_totals' shortcut for few distinct rows, here without the sort
+            rng = np.random.default_rng(seed_of(g))
+            draws = rng.multinomial(n_clusters, type_counts[t0:t1] / n_clusters, size=n_resamples)
+            totals = draws @ type_rows[t0:t1]
+        else:
+            totals = resampled_cluster_totals(
+                np.column_stack(cells.of(g)), n_resamples=n_resamples, seed=seed_of(g)
+            )
+        out[i] = totals[:, 0] / totals[:, 1]
+
+    def task(first_row: int) -> None:
+        for i in range(first_row, min(first_row + _GROUPS_PER_TASK, len(which))):
+            one(i)
+
+    work = n_resamples * int(np.sum(np.diff(type_bounds)[which])) if len(which) else 0
+    tasks = range(0, len(which), _GROUPS_PER_TASK)
+    workers = min(4, os.cpu_count() or 1) if work >= _PARALLEL_MIN_DRAWS else 1
+    if workers == 1 or len(tasks) == 1:
+        for start in tasks:
+            task(start)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(task, tasks))
     return out

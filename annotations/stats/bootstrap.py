@@ -24,6 +24,8 @@ _SMALL_CLUSTERS = 256
 # cells (resamples x distinct rows, ~0.1 us each) worth starting the pool for.
 _GROUPS_PER_TASK = 64
 _PARALLEL_MIN_DRAWS = 1 << 16
+# Tags size_entropy's streams apart from label_entropy's.
+_SIZE_STREAM = 0x512E
 
 
 def dense_codes(
@@ -168,22 +170,86 @@ def cluster_cells(
     return ClusterCells(group=group, sums=sums, counts=counts, bounds=bounds)
 
 
+def size_entropy(seed: int, n_clusters: int) -> np.random.SeedSequence:
+    """The stream every group of n_clusters clusters draws its resample counts from."""
+    # Three words, so it never equals label_entropy's two nor a spawned child of the seed.
+    return np.random.SeedSequence([seed, _SIZE_STREAM, n_clusters])
+
+
+def _resample_counts(n_clusters: int, n_resamples: int, seed: int, dtype: type) -> npt.NDArray:
+    """(n_resamples x n_clusters) draw counts: row r ~ Multinomial(C, 1/C), C = n_clusters."""
+    rng = np.random.default_rng(size_entropy(seed, n_clusters))
+    idx = rng.integers(0, n_clusters, size=(n_resamples, n_clusters), dtype=np.int32)
+    idx += np.arange(n_resamples, dtype=np.int32)[:, None] * n_clusters
+    counts = np.bincount(idx.ravel(), minlength=n_resamples * n_clusters)
+    return counts.reshape(n_resamples, n_clusters).astype(dtype)
+
+
+def _shared_size_ratios(
+    cells: ClusterCells,
+    which: npt.NDArray[np.intp],
+    rows: npt.NDArray[np.intp],
+    n_clusters: int,
+    n_resamples: int,
+    seed: int,
+    out: npt.NDArray[np.float64],
+) -> None:
+    """Ratios of the groups which[rows], all of n_clusters clusters, from one draw of counts."""
+    # Every weight, cluster sum and count, product and partial sum is a multiple of 0.5 of at
+    # most C x (largest cluster count): below 2**23 float32 holds them exactly, so the totals
+    # are those of float64 at half the memory traffic.
+    exact32 = n_clusters * float(cells.counts.max()) < 2**23
+    dtype = np.float32 if exact32 else np.float64
+    weights = _resample_counts(n_clusters, n_resamples, seed, dtype)
+    step = max(1, _MAX_CHUNK_CELLS // (2 * n_resamples))
+    for start in range(0, len(rows), step):
+        part = rows[start : start + step]
+        m = len(part)
+        at = cells.bounds[which[part]][:, None] + np.arange(n_clusters)  # (groups x C) cells
+        values = np.empty((2 * m, n_clusters), dtype=dtype)
+        values[:m] = cells.sums[at]
+        values[m:] = cells.counts[at]
+        # (2m x C) @ (C x R): each group's resampled sums, then its counts, as rows
+        totals = values @ weights.T
+        out[part] = np.divide(totals[:m], totals[m:], dtype=np.float64)
+
+
 def grouped_ratio_resamples(
     *,
     cells: ClusterCells,
     which: npt.NDArray[np.intp],
     n_resamples: int,
+    seed: int,
     seed_of: Callable[[int], np.random.SeedSequence],
 ) -> npt.NDArray[np.float64]:
-    """Bootstrap ratios (resampled sum / resampled count) of each group in `which`.
+    """Bootstrap ratios (resampled sum / resampled count) of each group in `which`: row i
+    holds n_resamples ratios of group which[i], its clusters drawn with replacement, i.e.
+    weights ~ Multinomial(C, 1/C) over its own C clusters.
 
-    Row i is, bit for bit, what resampled_cluster_totals(column_stack(cells.of(g)),
-    seed=seed_of(g)) gives as totals[:, 0] / totals[:, 1] for g = which[i]: every group keeps
-    its own seed and its own clusters. The distinct (sum, count) rows of every group come from
-    one sort of all cells, and the groups' draws run in a few threads (numpy's multinomial
-    releases the GIL and each group has its own generator, so the result does not depend on
-    the threads).
+    Groups of at most _SMALL_CLUSTERS clusters (a model's prompts, one category of one model)
+    share the draws: every group of C clusters uses the same (resamples x C) weight counts,
+    drawn from size_entropy(seed, C), applied to its clusters in cluster order. The
+    distribution of each group's ratios is the same as with draws of its own (the weights are
+    exchangeable), a group's interval does not change when other groups are added, and the
+    cost is one draw per size plus one matrix product per size instead of R multinomial draws
+    per group. Only groups of the same size see correlated Monte Carlo noise, which no
+    per-group interval can tell.
+
+    Larger groups draw from their own stream seed_of(g): resampled_cluster_totals'
+    multinomial over its distinct (sum, count) rows, or its general path; these run in a few
+    threads (numpy's generators release the GIL and each group has its own generator, so the
+    result does not depend on the threads).
     """
+    n_clusters = np.diff(cells.bounds)[which]
+    out = np.empty((len(which), n_resamples), dtype=np.float64)
+    small = n_clusters <= _SMALL_CLUSTERS
+    for size in np.unique(n_clusters[small]).tolist():
+        rows = np.flatnonzero(n_clusters == size)
+        _shared_size_ratios(cells, which, rows, size, n_resamples, seed, out)
+    large = np.flatnonzero(~small)
+    if not len(large):
+        return out
+
     # Distinct (sum, count) rows per group, in _unique_rows' order (by sum, then count).
     perm = np.lexsort((cells.counts, cells.sums, cells.group))
     g_sorted, s_sorted, c_sorted = cells.group[perm], cells.sums[perm], cells.counts[perm]
@@ -198,16 +264,14 @@ def grouped_ratio_resamples(
     type_counts = np.diff(np.append(starts, len(perm)))
     type_bounds = np.searchsorted(g_sorted[starts], np.arange(len(cells.bounds)))
 
-    out = np.empty((len(which), n_resamples), dtype=np.float64)
-
     def one(i: int) -> None:
         g = int(which[i])
-        n_clusters = int(cells.bounds[g + 1] - cells.bounds[g])
+        size = int(n_clusters[i])
         t0, t1 = type_bounds[g], type_bounds[g + 1]
-        if (t1 - t0) * 16 <= n_clusters or n_clusters <= _SMALL_CLUSTERS:
-            # resampled_cluster_totals' shortcut for few distinct rows, here without the sort
+        if (t1 - t0) * 16 <= size:
+            # resampled_cluster_totals' shortcut for few distinct rows, without its sort
             rng = np.random.default_rng(seed_of(g))
-            draws = rng.multinomial(n_clusters, type_counts[t0:t1] / n_clusters, size=n_resamples)
+            draws = rng.multinomial(size, type_counts[t0:t1] / size, size=n_resamples)
             totals = draws @ type_rows[t0:t1]
         else:
             totals = resampled_cluster_totals(
@@ -216,11 +280,11 @@ def grouped_ratio_resamples(
         out[i] = totals[:, 0] / totals[:, 1]
 
     def task(first_row: int) -> None:
-        for i in range(first_row, min(first_row + _GROUPS_PER_TASK, len(which))):
+        for i in large[first_row : first_row + _GROUPS_PER_TASK].tolist():
             one(i)
 
-    work = n_resamples * int(np.sum(np.diff(type_bounds)[which])) if len(which) else 0
-    tasks = range(0, len(which), _GROUPS_PER_TASK)
+    work = n_resamples * int(np.sum(np.diff(type_bounds)[which[large]]))
+    tasks = range(0, len(large), _GROUPS_PER_TASK)
     workers = min(4, os.cpu_count() or 1) if work >= _PARALLEL_MIN_DRAWS else 1
     if workers == 1 or len(tasks) == 1:
         for start in tasks:

@@ -162,11 +162,13 @@ def _win_rates(
     method: str,
     confidence: float,
     n_resamples: int,
+    seed: int,
     seed_of: Callable[[int], np.random.SeedSequence],
 ) -> list[WinRate]:
     """The WinRate of each group code 0..n_groups-1 (every group has judgments), for all
-    groups at once: one sort into (group, prompt) cells, one batch of bootstrap draws (each
-    group from its own seed, as if it were alone), one quantile call over every group."""
+    groups at once: one sort into (group, prompt) cells, one batch of bootstrap draws
+    (grouped_ratio_resamples: seed for groups of up to 256 prompts, seed_of(code) for larger
+    ones), one quantile call over every group."""
     if method not in CI_METHODS:
         raise ValueError(f"method must be one of {', '.join(CI_METHODS)}; got {method!r}")
     n = np.bincount(groups, minlength=n_groups)
@@ -192,7 +194,11 @@ def _win_rates(
             raise ValueError(f"n_resamples must be positive, got {n_resamples}")
     if len(bootstrapped):
         ratios = grouped_ratio_resamples(
-            cells=cells, which=bootstrapped, n_resamples=n_resamples, seed_of=seed_of
+            cells=cells,
+            which=bootstrapped,
+            n_resamples=n_resamples,
+            seed=seed,
+            seed_of=seed_of,
         )
         alpha = 1.0 - confidence
         bounds = np.quantile(ratios, [alpha / 2.0, 1.0 - alpha / 2.0], axis=1)
@@ -287,6 +293,8 @@ def win_rate_estimate(
     independent-judgment score test that the Wilson interval inverts.
     The bootstrap is reproducible: the same seed gives the same interval. With fewer than two
     prompts the bootstrap and cluster methods give nan (no between-prompt variation to see).
+    Up to 256 prompts the resample counts come from (seed, number of prompts) (as in
+    win_rates_by_group), above from the seed itself.
     """
     s, c, bb = _prepare(scores, clusters, both_bad)
     if method not in CI_METHODS:
@@ -295,7 +303,16 @@ def win_rate_estimate(
         return _empty_win_rate(method, confidence)
     groups = np.zeros(len(s), dtype=np.intp)
     (result,) = _win_rates(
-        s, c, bb, groups, 1, method, confidence, n_resamples, lambda _: np.random.SeedSequence(seed)
+        s,
+        c,
+        bb,
+        groups,
+        1,
+        method,
+        confidence,
+        n_resamples,
+        seed,
+        lambda _: np.random.SeedSequence(seed),
     )
     return result
 
@@ -313,8 +330,11 @@ def win_rates_by_group(
 ) -> dict[Hashable, WinRate]:
     """win_rate_estimate for each group label: per generator, per category, per criterion.
 
-    Each group's bootstrap draws from its own seed derived from (seed, label), so a group's
-    interval does not change when other groups are added.
+    Each group's bootstrap resamples its own prompts, and its interval does not change when
+    other groups are added: a group of at most 256 prompts gets the interval that
+    win_rate_estimate gives its judgments alone (its draws come from (seed, number of
+    prompts), shared with every group of that size; see grouped_ratio_resamples), a larger
+    group draws from its own seed derived from (seed, label). All groups are computed at once.
     """
     s, c, bb = _prepare(scores, clusters, both_bad)
     g = np.asarray(groups).ravel()
@@ -326,5 +346,7 @@ def win_rates_by_group(
     def seed_of(code: int) -> np.random.SeedSequence:
         return np.random.SeedSequence(label_entropy(seed, labels[code]))
 
-    estimates = _win_rates(s, c, bb, codes, len(labels), method, confidence, n_resamples, seed_of)
+    estimates = _win_rates(
+        s, c, bb, codes, len(labels), method, confidence, n_resamples, seed, seed_of
+    )
     return {py_value(label): w for label, w in zip(labels, estimates, strict=True)}

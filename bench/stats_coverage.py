@@ -7,9 +7,11 @@ Bradley-Terry ratings at 1,000,000 judgments over 100,000 prompts for 30 generat
 machine it ran on (CPU model, cores, load, Python/numpy/scipy versions). Part 3
 (`--part bt-coverage`) draws studies with known Bradley-Terry ratings and prompt-clustered noise
 and reports how often each Bradley-Terry interval (bootstrap, sandwich) covers the truth.
+`--part group-coverage` draws studies of 40 models, each judged on its own prompts, and reports
+how often the models' bootstrap intervals from one win_rates_by_group call cover the truth.
 
     .venv/bin/python bench/stats_coverage.py [--replicates 2000] [--resamples 2000] [--quick]
-        [--part all|coverage|timing|bt-coverage]
+        [--part all|coverage|group-coverage|timing|bt-coverage]
 """
 
 from __future__ import annotations
@@ -134,6 +136,64 @@ def coverage(replicates: int, resamples: int) -> list[str]:
                 f"{widths[method] / replicates:.4f} |"
             )
         print(f"  {sc.name}: {time.perf_counter() - started:.1f} s", flush=True)
+    return lines
+
+
+# Many models' win rates from one win_rates_by_group call, each model judged on its own
+# prompts by the scenario's process: (scenario, models, prompts per model for each model).
+GROUP_SCENARIOS = (
+    (SCENARIOS[2], "40 models x 20 prompts x 20 judgments (one size: shared draws)", [20] * 40),
+    (
+        Scenario("", 0, 5, (3.0, 2.0), 0.3),
+        "40 models x 10-88 prompts x 5 judgments, q ~ Beta(3, 2) (sizes 10, 12, ..., 88)",
+        [10 + 2 * (m % 40) for m in range(40)],
+    ),
+)
+
+
+def group_coverage(replicates: int, resamples: int) -> list[str]:
+    """Coverage of every model's 95% bootstrap interval from one win_rates_by_group call,
+    pooled over models and replicates (groups of up to 256 prompts: the shared draws)."""
+    from annotations.stats import win_rates_by_group
+
+    lines = [
+        "| scenario | true win rate | intervals | coverage | MC SE | mean CI width |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k, (base, name, sizes) in enumerate(GROUP_SCENARIOS):
+        truth = true_win_rate(base)
+        hits, width, counted = 0, 0.0, 0
+        started = time.perf_counter()
+        for rep in range(replicates):
+            rng = np.random.default_rng([78, k, rep])
+            scores, prompts, models = [], [], []
+            offset = 0
+            for m, size in enumerate(sizes):
+                one = Scenario("", size, base.per_prompt, base.beta, base.rater_shift)
+                s, p = simulate(one, rng)
+                scores.append(s)
+                prompts.append(p + offset)
+                models.append(np.full(len(s), m))
+                offset += size
+            result = win_rates_by_group(
+                scores=np.concatenate(scores),
+                groups=np.concatenate(models),
+                clusters=np.concatenate(prompts),
+                n_resamples=resamples,
+                seed=rep,
+            )
+            for w in result.values():
+                hits += w.ci_low <= truth <= w.ci_high
+                width += w.ci_high - w.ci_low
+                counted += 1
+        cov = hits / counted
+        # Models of one replicate share draws, so this binomial SE is a lower bound.
+        se = math.sqrt(cov * (1 - cov) / counted)
+        lines.append(
+            f"| {name} | {truth:.4f} | {counted:,} | {100 * cov:.1f}% | {100 * se:.2f} | "
+            f"{width / counted:.4f} |"
+        )
+        print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
     return lines
 
 
@@ -324,7 +384,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timing runs per computation")
     parser.add_argument("--quick", action="store_true", help="200 replicates, 1 timing run")
     parser.add_argument(
-        "--part", choices=("all", "coverage", "timing", "bt-coverage"), default="all"
+        "--part",
+        choices=("all", "coverage", "group-coverage", "timing", "bt-coverage"),
+        default="all",
     )
     args = parser.parse_args()
     if args.quick:
@@ -338,6 +400,13 @@ def main() -> None:
             flush=True,
         )
         print("\n".join(coverage(args.replicates, args.resamples)))
+    if args.part in ("all", "group-coverage"):
+        print(
+            f"\nCoverage of 95% bootstrap intervals of many models at once ({args.replicates} "
+            f"replicates, {args.resamples} bootstrap resamples):",
+            flush=True,
+        )
+        print("\n".join(group_coverage(args.replicates, args.resamples)))
     if args.part in ("all", "bt-coverage"):
         print(
             f"\nCoverage of 95% Bradley-Terry intervals ({args.replicates} replicates, "

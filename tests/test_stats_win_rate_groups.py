@@ -195,3 +195,20 @@ def test_many_small_groups_cover_their_true_win_rates() -> None:
     # 1,800 intervals: a true 95% has binomial SD 0.5 points; percentile intervals over 20
     # prompts run about 1-2 points short (bench/stats_coverage.py: 93.1% at 20 prompts).
     assert 0.915 <= share <= 0.975, share
+
+
+def test_slicing_the_groups_to_bound_memory_changes_no_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(12)
+    sizes = rng.integers(2, 300, size=25)  # shared-draw sizes and per-group streams
+    prompts = np.concatenate([np.repeat(np.arange(s) + 1000 * g, 2) for g, s in enumerate(sizes)])
+    groups = np.concatenate([np.full(2 * s, g) for g, s in enumerate(sizes)])
+    scores = rng.choice([0.0, 0.5, 1.0], size=len(groups))
+    whole = stats.win_rates_by_group(scores=scores, groups=groups, clusters=prompts, seed=4)
+    from annotations.stats import win_rate
+
+    monkeypatch.setattr(win_rate, "_RATIOS_AT_ONCE", 3 * 2000)  # three groups at a time
+    sliced = stats.win_rates_by_group(scores=scores, groups=groups, clusters=prompts, seed=4)
+    assert sliced == whole
+    assert len({w.ci_low for w in whole.values()}) > 20  # the groups' intervals do differ

@@ -25,6 +25,9 @@ CIMethod = Literal["bootstrap", "wilson", "cluster"]
 CI_METHODS: tuple[str, ...] = tuple(CI_METHOD_DESCRIPTIONS)
 
 
+# At most this many resampled win rates (8 bytes each) are held at once, over all groups.
+_RATIOS_AT_ONCE = 1 << 24
+
 P_VALUE_CLUSTER_SCORE = (
     "two-sided z-test of win rate = 0.5 with the prompt-clustered SE evaluated under the null"
 )
@@ -189,20 +192,28 @@ def _win_rates(
 
     bootstrapped = np.zeros(0, dtype=np.intp)
     if method == "bootstrap":
+        # By size, so that each slice below holds few sizes (one shared draw per size).
         bootstrapped = np.flatnonzero(n_clusters >= 2)
+        bootstrapped = bootstrapped[np.argsort(n_clusters[bootstrapped], kind="stable")]
         if len(bootstrapped) and n_resamples < 1:
             raise ValueError(f"n_resamples must be positive, got {n_resamples}")
-    if len(bootstrapped):
+    alpha = 1.0 - confidence
+    bounds = np.empty((2, len(bootstrapped)))
+    spread = np.full(len(bootstrapped), np.nan)
+    # The resampled ratios of at most _RATIOS_AT_ONCE values at a time bound the memory.
+    step = max(1, _RATIOS_AT_ONCE // max(n_resamples, 1))
+    for start in range(0, len(bootstrapped), step):
+        part = slice(start, start + step)
         ratios = grouped_ratio_resamples(
             cells=cells,
-            which=bootstrapped,
+            which=bootstrapped[part],
             n_resamples=n_resamples,
             seed=seed,
             seed_of=seed_of,
         )
-        alpha = 1.0 - confidence
-        bounds = np.quantile(ratios, [alpha / 2.0, 1.0 - alpha / 2.0], axis=1)
-        spread = ratios.std(axis=1, ddof=1) if n_resamples > 1 else np.full(len(ratios), np.nan)
+        bounds[:, part] = np.quantile(ratios, [alpha / 2.0, 1.0 - alpha / 2.0], axis=1)
+        if n_resamples > 1:
+            spread[part] = ratios.std(axis=1, ddof=1)
     row_of = np.full(n_groups, -1, dtype=np.intp)
     row_of[bootstrapped] = np.arange(len(bootstrapped))
 

@@ -555,6 +555,7 @@ def bench_page() -> None:
     study, user = demo_study()
     bench_demo_computation(study)
     settings.DEBUG = False  # no query log: time the page as production serves it
+    call_command("collectstatic", "--no-input", verbosity=0)  # what production serves
     client = Client()
     client.force_login(user)
     url = f"/studies/{study.slug}/results/"

@@ -187,7 +187,10 @@ def _run(served: Served, study: object, page: str, figure: str, rounds: int) -> 
     # Fresh workers: the page until both have answered (the first computes, the other reads
     # the shared entry), then the figure until both have drawn one (matplotlib loads).
     cache.clear()
-    for path, what in ((page, "page"), (figure, "figure")):
+    for path, what, does in (
+        (page, "page", "loads numpy and scipy, computes"),
+        (figure, "figure", "loads matplotlib, draws"),
+    ):
         firsts: dict[str, float] = {}
         for _ in range(40):
             _, pid, ms = served.get(path)
@@ -195,8 +198,8 @@ def _run(served: Served, study: object, page: str, figure: str, rounds: int) -> 
             if len(firsts) == 2:
                 break
         first, second = list(firsts.values()) + [float("nan")] * (2 - len(firsts))
-        note(f"{what}, first request of a fresh worker (loads numpy/scipy, computes)", [first])
-        note(f"{what}, first request of the other fresh worker", [second])
+        note(f"{what}, first request of a fresh worker ({does})", [first])
+        note(f"{what}, first request of the other fresh worker (shared entry)", [second])
     for round_no in range(rounds):
         cache.clear()
         _, computing, ms = served.get(page)

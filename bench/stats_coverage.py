@@ -11,7 +11,7 @@ and reports how often each Bradley-Terry interval (bootstrap, sandwich) covers t
 how often the models' bootstrap intervals from one win_rates_by_group call cover the truth.
 
     .venv/bin/python bench/stats_coverage.py [--replicates 2000] [--resamples 2000] [--quick]
-        [--part all|coverage|group-coverage|timing|bt-coverage]
+        [--part all|coverage|group-coverage|timing|bt-coverage] [--paired-with REV]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy
@@ -151,18 +152,46 @@ GROUP_SCENARIOS = (
 )
 
 
-def group_coverage(replicates: int, resamples: int) -> list[str]:
+def _win_rate_module_at(revision: str) -> Any:
+    """annotations/stats/win_rate.py as it was at git `revision`, loaded beside the current
+    package (it imports the current bootstrap helpers it shares)."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    source = subprocess.run(
+        ["git", "show", f"{revision}:annotations/stats/win_rate.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
+        handle.write(source)
+    spec = importlib.util.spec_from_file_location("win_rate_at_revision", handle.name)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while made
+    spec.loader.exec_module(module)
+    os.unlink(handle.name)
+    return module
+
+
+def group_coverage(replicates: int, resamples: int, paired_with: str | None = None) -> list[str]:
     """Coverage of every model's 95% bootstrap interval from one win_rates_by_group call,
-    pooled over models and replicates (groups of up to 256 prompts: the shared draws)."""
+    pooled over models and replicates (groups of up to 256 prompts: the shared draws).
+    paired_with: a git revision whose win_rates_by_group also runs on the same studies; the
+    lines then say how many intervals differ and how many cover differently."""
     from annotations.stats import win_rates_by_group
 
+    other = _win_rate_module_at(paired_with) if paired_with else None
     lines = [
-        "| scenario | true win rate | intervals | coverage | MC SE | mean CI width |",
-        "|---|---|---|---|---|---|",
+        "| scenario | true win rate | intervals | covering | coverage | MC SE | mean CI width |",
+        "|---|---|---|---|---|---|---|",
     ]
     for k, (base, name, sizes) in enumerate(GROUP_SCENARIOS):
         truth = true_win_rate(base)
         hits, width, counted = 0, 0.0, 0
+        paired = {"covering": 0, "bounds differ": 0, "cover differently": 0, "low": 0.0}
         started = time.perf_counter()
         for rep in range(replicates):
             rng = np.random.default_rng([78, k, rep])
@@ -175,24 +204,41 @@ def group_coverage(replicates: int, resamples: int) -> list[str]:
                 prompts.append(p + offset)
                 models.append(np.full(len(s), m))
                 offset += size
-            result = win_rates_by_group(
-                scores=np.concatenate(scores),
-                groups=np.concatenate(models),
-                clusters=np.concatenate(prompts),
-                n_resamples=resamples,
-                seed=rep,
-            )
-            for w in result.values():
-                hits += w.ci_low <= truth <= w.ci_high
+            data = {
+                "scores": np.concatenate(scores),
+                "groups": np.concatenate(models),
+                "clusters": np.concatenate(prompts),
+                "n_resamples": resamples,
+                "seed": rep,
+            }
+            result = win_rates_by_group(**data)
+            before = other.win_rates_by_group(**data) if other else {}
+            for m, w in result.items():
+                covers = w.ci_low <= truth <= w.ci_high
+                hits += covers
                 width += w.ci_high - w.ci_low
                 counted += 1
+                if m in before:
+                    b = before[m]
+                    paired["covering"] += b.ci_low <= truth <= b.ci_high
+                    paired["bounds differ"] += (b.ci_low, b.ci_high) != (w.ci_low, w.ci_high)
+                    paired["cover differently"] += (b.ci_low <= truth <= b.ci_high) != covers
+                    paired["low"] += abs(b.ci_low - w.ci_low)
         cov = hits / counted
         # Models of one replicate share draws, so this binomial SE is a lower bound.
         se = math.sqrt(cov * (1 - cov) / counted)
         lines.append(
-            f"| {name} | {truth:.4f} | {counted:,} | {100 * cov:.1f}% | {100 * se:.2f} | "
-            f"{width / counted:.4f} |"
+            f"| {name} | {truth:.4f} | {counted:,} | {hits:,} | {100 * cov:.2f}% | "
+            f"{100 * se:.2f} | {width / counted:.4f} |"
         )
+        if other:
+            lines.append(
+                f"|   same studies at {paired_with} | | | {paired['covering']:,} | "
+                f"{100 * paired['covering'] / counted:.2f}% | | bounds differ in "
+                f"{paired['bounds differ']:,}, mean abs. difference of the lower bound "
+                f"{paired['low'] / counted:.4f}; cover differently: "
+                f"{paired['cover differently']:,} |"
+            )
         print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
     return lines
 
@@ -384,6 +430,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timing runs per computation")
     parser.add_argument("--quick", action="store_true", help="200 replicates, 1 timing run")
     parser.add_argument(
+        "--paired-with",
+        metavar="REV",
+        help="group-coverage: also run win_rate.py of git revision REV on the same studies",
+    )
+    parser.add_argument(
         "--part",
         choices=("all", "coverage", "group-coverage", "timing", "bt-coverage"),
         default="all",
@@ -406,7 +457,7 @@ def main() -> None:
             f"replicates, {args.resamples} bootstrap resamples):",
             flush=True,
         )
-        print("\n".join(group_coverage(args.replicates, args.resamples)))
+        print("\n".join(group_coverage(args.replicates, args.resamples, args.paired_with)))
     if args.part in ("all", "bt-coverage"):
         print(
             f"\nCoverage of 95% Bradley-Terry intervals ({args.replicates} replicates, "

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from annotations import stats
-from annotations.stats import bootstrap
-from annotations.stats.bootstrap import ClusterCells, grouped_ratio_resamples
+from annotations.stats import _grouped
+from annotations.stats._grouped import ClusterCells, grouped_ratio_resamples
 
 
 def _exact_bootstrap(sums: list[float], counts: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -139,13 +139,13 @@ def test_shared_draw_totals_are_exact(largest: int, monkeypatch: pytest.MonkeyPa
         bounds=np.arange(0, n_groups * size + 1, size),
     )
     dtypes = []
-    real = bootstrap._resample_counts
+    real = _grouped._resample_counts
 
     def spy(n_clusters: int, n_resamples: int, seed: int, dtype: type) -> np.ndarray:
         dtypes.append(dtype)
         return real(n_clusters, n_resamples, seed, dtype)
 
-    monkeypatch.setattr(bootstrap, "_resample_counts", spy)
+    monkeypatch.setattr(_grouped, "_resample_counts", spy)
     ratios = grouped_ratio_resamples(
         cells=cells,
         which=np.arange(n_groups),

@@ -13,12 +13,8 @@ import numpy.typing as npt
 from scipy.special import ndtr
 
 from annotations.stats._common import as_scores, check_length, py_value, z_value
-from annotations.stats.bootstrap import (
-    cluster_cells,
-    dense_codes,
-    grouped_ratio_resamples,
-    label_entropy,
-)
+from annotations.stats._grouped import cluster_cells, grouped_ratio_resamples
+from annotations.stats.bootstrap import dense_codes, label_entropy
 from annotations.stats.defaults import CI_METHOD_DESCRIPTIONS, DEFAULT_RESAMPLES
 
 CIMethod = Literal["bootstrap", "wilson", "cluster"]

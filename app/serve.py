@@ -2,7 +2,8 @@
 
 Setting up means: a secret key (DJANGO_SECRET_KEY, or one generated once into the git-ignored
 .secret_key file), the database (DATABASE_URL, or the embedded server, started when it is not
-running), migrations (or, with --demo, the demo study and users), and collectstatic. Then
+running), migrations (or, with --demo, the demo study and users), the shared cache's table, and
+collectstatic. Then
 gunicorn serves with gunicorn.conf.py. Ctrl-C or SIGTERM stops gunicorn gracefully (a second
 one at once), then the embedded server if this command started it, and prints one line.
 """
@@ -134,6 +135,9 @@ def _set_up_and_serve(*, addrport: str, workers: int | None, demo: bool) -> int:
         call_command("demo", no_serve=True, addrport=addrport)
     else:
         call_command("migrate", "--no-input", verbosity=0)
+    # The shared results cache's table: a migration makes it, this remakes it if it was
+    # dropped or CACHES names another table (a no-op when it exists).
+    call_command("createcachetable", verbosity=0)
     call_command("collectstatic", "--no-input", verbosity=0)
     # gunicorn's workers open their own connections; this process keeps none while it waits.
     connections.close_all()

@@ -184,14 +184,25 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Per-process memory cache: computed results are keyed on the study's latest judgment, so a
-# stale entry is never read; each gunicorn worker computes a study's results once.
+# Computed results are shared by every gunicorn worker and host: Django's database cache in
+# the app's own PostgreSQL (table `cache_table`, made by the migrations), so a new judgment
+# costs one recomputation in all, not one per worker. Keys change with the study's judgments,
+# so a stale entry is never read; app.cache turns a missing table or a database failure into
+# a miss (the results are then computed) instead of an error. The API throttles count in
+# each process's memory ("throttle"), as before: no database round trips per API request.
 CACHES = {
     "default": {
+        "BACKEND": "app.cache.SharedDatabaseCache",
+        "LOCATION": "cache_table",
+        "TIMEOUT": 24 * 3600,
+        # Past this many entries a third of them go (expired ones first) on the next write.
+        "OPTIONS": {"MAX_ENTRIES": 500, "CULL_FREQUENCY": 3},
+    },
+    "throttle": {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "prefeval",
-        "OPTIONS": {"MAX_ENTRIES": 500},
-    }
+        "LOCATION": "prefeval-throttle",
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    },
 }
 
 LOGIN_URL = "login"

@@ -11,35 +11,34 @@ set-based SQL, the judgments with COPY from numpy (prompt effects, rater effects
    resample: draw judgments with replacement, refit Bradley-Terry with scipy.optimize, count win
    rates per model in a Python loop) on a few resamples, extrapolated to 2,000, and prints the
    ratio;
-3. times the results page of the LLMFAO demo study through Django's test client, cold (empty
-   cache) and cached, and its SVG figure.
+3. times the full results computation of the LLMFAO demo study (no cache), and its results
+   page through Django's test client, cold (empty cache) and cached, and its SVG figure;
+   with --served, the page and figure served by gunicorn with 2 workers instead: cold, after
+   one new judgment, and on the worker that did not compute (bench/results_served.py).
 
-4. with --compare-with REV, times the whole computation of the code at git revision REV
-   (annotations/stats.py and annotations/selectors/results.py as they were there) and of the
-   current code alternately on the same study, and checks that both give identical results:
-   on a shared machine the load changes from minute to minute, so interleaved runs compare
-   fairly where figures from different hours do not.
+4. with --compare-with REV, times the whole computation of the code at git revision REV (its
+   tree exported to a temporary folder and run in its own process on the same study) and of
+   the current code, and lists every field of the results JSON that differs between them.
 
     DJANGO_DEBUG=1 .venv/bin/python bench/results_bench.py [--judgments 1000000]
         [--prompts 100000] [--generators 30] [--naive-resamples 3] [--keep]
         [--compare-with REV] [--compare-runs 3] [--design baseline|all-pairs]
-        [--bt-ci bootstrap|sandwich] [--skip-page] [--page-only]
+        [--bt-ci bootstrap|sandwich] [--skip-page] [--page-only] [--served [--served-rounds N]]
         [--growth 30,100,300,1000 [--growth-judgments N] [--growth-prompts N]]
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -437,53 +436,94 @@ def bench_computation(study: Study, naive_resamples: int, bt_ci: str | None = No
     )
 
 
-def _module_at(revision: str, path: str, name: str) -> types.ModuleType:
-    """Load `path` as it was at git `revision` under the module name `name`."""
-    source = subprocess.run(
-        ["git", "show", f"{revision}:{path}"], cwd=ROOT, check=True, capture_output=True, text=True
-    ).stdout
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
-        handle.write(source)
-    spec = importlib.util.spec_from_file_location(name, handle.name)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    os.unlink(handle.name)
-    return module
+_AT_REVISION = """
+import json, os, sys, time
+import django
+django.setup()
+from annotations.analysis.cache import study_results_compute
+from annotations.analysis.options import results_options_validate
+from annotations.models import Study
+study = Study.objects.get(slug=sys.argv[1])
+options = results_options_validate(study=study)
+study_results_compute(study=study, options=options)  # imports and first-call costs
+times = []
+for _ in range(int(sys.argv[2])):
+    started = time.perf_counter()
+    result = study_results_compute(study=study, options=options)
+    times.append(time.perf_counter() - started)
+result.pop("computed_at")
+print(json.dumps({"times": times, "result": result}))
+"""
+
+
+def _at_revision(revision: str, slug: str, runs: int) -> tuple[list[float], dict]:
+    """Times and results of the whole computation with the code of git `revision` (exported
+    into a temporary folder, run in its own process against the same database)."""
+    with tempfile.TemporaryDirectory() as folder:
+        archive = subprocess.run(
+            ["git", "archive", revision], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "app.settings", "PYTHONPATH": folder}
+        out = subprocess.run(
+            [sys.executable, "-c", _AT_REVISION, slug, str(runs)],
+            cwd=folder,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    data = json.loads(out.splitlines()[-1])
+    return data["times"], data["result"]
+
+
+def _differences(old: object, new: object, path: str = "") -> dict[str, list[float]]:
+    """Paths (list indices as []) where two JSON values differ, with |difference| of numbers."""
+    found: dict[str, list[float]] = {}
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            for k, v in _differences(old.get(key), new.get(key), f"{path}.{key}").items():
+                found.setdefault(k, []).extend(v)
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for a, b in zip(old, new, strict=True):
+            for k, v in _differences(a, b, f"{path}[]").items():
+                found.setdefault(k, []).extend(v)
+    elif old != new:
+        numbers = isinstance(old, float | int) and isinstance(new, float | int)
+        found[path or "."] = [abs(float(old) - float(new)) if numbers else math.nan]
+    return found
 
 
 def bench_compare(study: Study, revision: str, runs: int) -> None:
-    old_stats = _module_at(revision, "annotations/stats.py", "bench_old_stats")
-    old = _module_at(revision, "annotations/selectors/results.py", "bench_old_results")
-    old.stats = old_stats
+    """The whole computation at `revision` and now, on the same study: times and what differs."""
     options = results_options_validate(study=study)
-    print(f"\nwhole computation at {revision} (before) and now (after), alternately:", flush=True)
-    old.study_results_compute(study=study, options=options)  # first-call costs of both
+    print(f"\nwhole computation at {revision} (before) and now (after):", flush=True)
+    before, old = _at_revision(revision, study.slug, runs)
     study_results_compute(study=study, options=options)
-    before, after = [], []
+    after = []
     for _ in range(runs):
-        for compute, times in ((old.study_results_compute, before), (study_results_compute, after)):
-            started = time.perf_counter()
-            result = compute(study=study, options=options)
-            times.append(time.perf_counter() - started)
-            result.pop("computed_at")
-            if compute is old.study_results_compute:
-                expected = json.dumps(result, sort_keys=True)
-            else:
-                same = json.dumps(result, sort_keys=True) == expected
-        print(
-            f"  before {before[-1]:.2f} s, after {after[-1]:.2f} s; identical results: {same} "
-            f"(load average {loadavg()})",
-            flush=True,
-        )
+        started = time.perf_counter()
+        new = study_results_compute(study=study, options=options)
+        after.append(time.perf_counter() - started)
+    new.pop("computed_at")
+    new = json.loads(json.dumps(new))
+    old_s, new_s = statistics.median(before), statistics.median(after)
     print(
-        f"  median before {statistics.median(before):.2f} s, after {statistics.median(after):.2f} s"
-        f" ({statistics.median(before) / statistics.median(after):.2f}x)",
+        f"  before: median {old_s:.2f} s of {runs}; after: median {new_s:.2f} s "
+        f"({old_s / new_s:.1f}x) (load average {loadavg()})",
         flush=True,
     )
+    diffs = _differences(old, new)
+    if not diffs:
+        print("  results identical", flush=True)
+    for field, sizes in sorted(diffs.items()):
+        finite = [d for d in sizes if math.isfinite(d)]
+        largest = f", largest |difference| {max(finite):.4g}" if finite else ""
+        print(f"  {field}: {len(sizes):,} values differ{largest}", flush=True)
 
 
-def bench_page() -> None:
+def demo_study() -> tuple[Study, User]:
+    """The LLMFAO demo study (loaded when missing) and a researcher."""
     study = Study.objects.filter(slug="llmfao").first()
     if study is None:
         call_command("demo", "--no-serve", stdout=io.StringIO())
@@ -491,7 +531,31 @@ def bench_page() -> None:
     user = User.objects.filter(username="researcher").first()
     if user is None:
         user = user_create_or_update(username="researcher", role="researcher").user
+    return study, user
+
+
+def bench_demo_computation(study: Study, runs: int = 7) -> None:
+    """The demo's full results computed (read + compute, no cache), in a warm process."""
+    options = results_options_validate(study=study)
+    study_results_compute(study=study, options=options)  # imports and first-call costs
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        study_results_compute(study=study, options=options)
+        times.append((time.perf_counter() - started) * 1000)
+    print(
+        f"\nDemo study's full results computed, no cache ({judgment_count(study):,} judgments, "
+        f"{runs} runs): median {statistics.median(times):.0f} ms, best {min(times):.0f} ms, "
+        f"worst {max(times):.0f} ms (load average {loadavg()})",
+        flush=True,
+    )
+
+
+def bench_page() -> None:
+    study, user = demo_study()
+    bench_demo_computation(study)
     settings.DEBUG = False  # no query log: time the page as production serves it
+    call_command("collectstatic", "--no-input", verbosity=0)  # what production serves
     client = Client()
     client.force_login(user)
     url = f"/studies/{study.slug}/results/"
@@ -573,6 +637,12 @@ def main() -> None:
     parser.add_argument("--growth-prompts", type=int, default=20_000)
     parser.add_argument("--growth-resamples", type=int, default=2000)
     parser.add_argument("--page-only", action="store_true", help="only time the demo page")
+    parser.add_argument(
+        "--served",
+        action="store_true",
+        help="only the demo's page and figure served by gunicorn with 2 workers",
+    )
+    parser.add_argument("--served-rounds", type=int, default=3)
     args = parser.parse_args()
 
     print(f"machine: {machine()}")
@@ -588,6 +658,14 @@ def main() -> None:
         return
     if args.page_only:
         bench_page()
+        print(f"\nload average after: {loadavg()}")
+        return
+    if args.served:
+        from bench.results_served import bench_served
+
+        study, user = demo_study()
+        bench_demo_computation(study)
+        bench_served(study, user, rounds=args.served_rounds)
         print(f"\nload average after: {loadavg()}")
         return
     study = Study.objects.filter(slug=SLUG).first()

@@ -7,9 +7,11 @@ Bradley-Terry ratings at 1,000,000 judgments over 100,000 prompts for 30 generat
 machine it ran on (CPU model, cores, load, Python/numpy/scipy versions). Part 3
 (`--part bt-coverage`) draws studies with known Bradley-Terry ratings and prompt-clustered noise
 and reports how often each Bradley-Terry interval (bootstrap, sandwich) covers the truth.
+`--part group-coverage` draws studies of 40 models, each judged on its own prompts, and reports
+how often the models' bootstrap intervals from one win_rates_by_group call cover the truth.
 
     .venv/bin/python bench/stats_coverage.py [--replicates 2000] [--resamples 2000] [--quick]
-        [--part all|coverage|timing|bt-coverage]
+        [--part all|coverage|group-coverage|timing|bt-coverage] [--paired-with REV]
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy
@@ -134,6 +137,109 @@ def coverage(replicates: int, resamples: int) -> list[str]:
                 f"{widths[method] / replicates:.4f} |"
             )
         print(f"  {sc.name}: {time.perf_counter() - started:.1f} s", flush=True)
+    return lines
+
+
+# Many models' win rates from one win_rates_by_group call, each model judged on its own
+# prompts by the scenario's process: (scenario, models, prompts per model for each model).
+GROUP_SCENARIOS = (
+    (SCENARIOS[2], "40 models x 20 prompts x 20 judgments (one size: shared draws)", [20] * 40),
+    (
+        Scenario("", 0, 5, (3.0, 2.0), 0.3),
+        "40 models x 10-88 prompts x 5 judgments, q ~ Beta(3, 2) (sizes 10, 12, ..., 88)",
+        [10 + 2 * (m % 40) for m in range(40)],
+    ),
+)
+
+
+def _win_rate_module_at(revision: str) -> Any:
+    """annotations/stats/win_rate.py as it was at git `revision`, loaded beside the current
+    package (it imports the current bootstrap helpers it shares)."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    source = subprocess.run(
+        ["git", "show", f"{revision}:annotations/stats/win_rate.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
+        handle.write(source)
+    spec = importlib.util.spec_from_file_location("win_rate_at_revision", handle.name)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while made
+    spec.loader.exec_module(module)
+    os.unlink(handle.name)
+    return module
+
+
+def group_coverage(replicates: int, resamples: int, paired_with: str | None = None) -> list[str]:
+    """Coverage of every model's 95% bootstrap interval from one win_rates_by_group call,
+    pooled over models and replicates (groups of up to 256 prompts: the shared draws).
+    paired_with: a git revision whose win_rates_by_group also runs on the same studies; the
+    lines then say how many intervals differ and how many cover differently."""
+    from annotations.stats import win_rates_by_group
+
+    other = _win_rate_module_at(paired_with) if paired_with else None
+    lines = [
+        "| scenario | true win rate | intervals | covering | coverage | MC SE | mean CI width |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for k, (base, name, sizes) in enumerate(GROUP_SCENARIOS):
+        truth = true_win_rate(base)
+        hits, width, counted = 0, 0.0, 0
+        paired = {"covering": 0, "bounds differ": 0, "cover differently": 0, "low": 0.0}
+        started = time.perf_counter()
+        for rep in range(replicates):
+            rng = np.random.default_rng([78, k, rep])
+            scores, prompts, models = [], [], []
+            offset = 0
+            for m, size in enumerate(sizes):
+                one = Scenario("", size, base.per_prompt, base.beta, base.rater_shift)
+                s, p = simulate(one, rng)
+                scores.append(s)
+                prompts.append(p + offset)
+                models.append(np.full(len(s), m))
+                offset += size
+            data = {
+                "scores": np.concatenate(scores),
+                "groups": np.concatenate(models),
+                "clusters": np.concatenate(prompts),
+                "n_resamples": resamples,
+                "seed": rep,
+            }
+            result = win_rates_by_group(**data)
+            before = other.win_rates_by_group(**data) if other else {}
+            for m, w in result.items():
+                covers = w.ci_low <= truth <= w.ci_high
+                hits += covers
+                width += w.ci_high - w.ci_low
+                counted += 1
+                if m in before:
+                    b = before[m]
+                    paired["covering"] += b.ci_low <= truth <= b.ci_high
+                    paired["bounds differ"] += (b.ci_low, b.ci_high) != (w.ci_low, w.ci_high)
+                    paired["cover differently"] += (b.ci_low <= truth <= b.ci_high) != covers
+                    paired["low"] += abs(b.ci_low - w.ci_low)
+        cov = hits / counted
+        # Models of one replicate share draws, so this binomial SE is a lower bound.
+        se = math.sqrt(cov * (1 - cov) / counted)
+        lines.append(
+            f"| {name} | {truth:.4f} | {counted:,} | {hits:,} | {100 * cov:.2f}% | "
+            f"{100 * se:.2f} | {width / counted:.4f} |"
+        )
+        if other:
+            lines.append(
+                f"|   same studies at {paired_with} | | | {paired['covering']:,} | "
+                f"{100 * paired['covering'] / counted:.2f}% | | bounds differ in "
+                f"{paired['bounds differ']:,}, mean abs. difference of the lower bound "
+                f"{paired['low'] / counted:.4f}; cover differently: "
+                f"{paired['cover differently']:,} |"
+            )
+        print(f"  {name}: {time.perf_counter() - started:.1f} s", flush=True)
     return lines
 
 
@@ -324,7 +430,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timing runs per computation")
     parser.add_argument("--quick", action="store_true", help="200 replicates, 1 timing run")
     parser.add_argument(
-        "--part", choices=("all", "coverage", "timing", "bt-coverage"), default="all"
+        "--paired-with",
+        metavar="REV",
+        help="group-coverage: also run win_rate.py of git revision REV on the same studies",
+    )
+    parser.add_argument(
+        "--part",
+        choices=("all", "coverage", "group-coverage", "timing", "bt-coverage"),
+        default="all",
     )
     args = parser.parse_args()
     if args.quick:
@@ -338,6 +451,13 @@ def main() -> None:
             flush=True,
         )
         print("\n".join(coverage(args.replicates, args.resamples)))
+    if args.part in ("all", "group-coverage"):
+        print(
+            f"\nCoverage of 95% bootstrap intervals of many models at once ({args.replicates} "
+            f"replicates, {args.resamples} bootstrap resamples):",
+            flush=True,
+        )
+        print("\n".join(group_coverage(args.replicates, args.resamples, args.paired_with)))
     if args.part in ("all", "bt-coverage"):
         print(
             f"\nCoverage of 95% Bradley-Terry intervals ({args.replicates} replicates, "

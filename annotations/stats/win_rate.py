@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy.special import ndtr
 
-from annotations.stats._common import as_scores, check_length, py_value, two_sided_z_p, z_value
-from annotations.stats.bootstrap import dense_codes, label_entropy, resampled_cluster_totals
+from annotations.stats._common import as_scores, check_length, py_value, z_value
+from annotations.stats._grouped import cluster_cells, grouped_ratio_resamples
+from annotations.stats.bootstrap import dense_codes, label_entropy
 from annotations.stats.defaults import CI_METHOD_DESCRIPTIONS, DEFAULT_RESAMPLES
 
 CIMethod = Literal["bootstrap", "wilson", "cluster"]
 CI_METHODS: tuple[str, ...] = tuple(CI_METHOD_DESCRIPTIONS)
 
+
+# At most this many resampled win rates (8 bytes each) are held at once, over all groups.
+_RATIOS_AT_ONCE = 1 << 24
 
 P_VALUE_CLUSTER_SCORE = (
     "two-sided z-test of win rate = 0.5 with the prompt-clustered SE evaluated under the null"
@@ -72,7 +78,10 @@ def wilson_interval(*, p: float, n: int, confidence: float = 0.95) -> tuple[floa
     """Wilson score interval for a proportion p observed over n trials (p may be fractional)."""
     if n <= 0:
         return (math.nan, math.nan)
-    z = z_value(confidence)
+    return _wilson(p, n, _z(confidence))
+
+
+def _wilson(p: float, n: int, z: float) -> tuple[float, float]:
     z2 = z * z
     denom = 1.0 + z2 / n
     centre = (p + z2 / (2.0 * n)) / denom
@@ -129,86 +138,130 @@ def _empty_win_rate(method: str, confidence: float) -> WinRate:
     )
 
 
-def _win_rate(
+@functools.lru_cache(maxsize=16)
+def _z(confidence: float) -> float:
+    # z_value's scipy.stats call costs ~0.1 ms; a results page asks thousands of times.
+    return z_value(confidence)
+
+
+def _two_sided_p(estimate: float, null: float, se: float) -> float:
+    """_common.two_sided_z_p, bit for bit: norm.sf(x) is ndtr(-x), without scipy.stats'
+    per-call argument handling (~0.1 ms)."""
+    if se > 0.0:
+        return float(2.0 * ndtr(-(abs(estimate - null) / se)))
+    return 1.0 if estimate == null else 0.0
+
+
+def _win_rates(
     s: npt.NDArray[np.float64],
     clusters: npt.NDArray[np.generic],
-    both_bad: int,
+    bb: npt.NDArray[np.bool_],
+    groups: npt.NDArray[np.intp],
+    n_groups: int,
     method: str,
     confidence: float,
     n_resamples: int,
-    seed: np.random.SeedSequence,
-) -> WinRate:
+    seed: int,
+    seed_of: Callable[[int], np.random.SeedSequence],
+) -> list[WinRate]:
+    """The WinRate of each group code 0..n_groups-1 (every group has judgments), for all
+    groups at once: one sort into (group, prompt) cells, one batch of bootstrap draws
+    (grouped_ratio_resamples: seed for groups of up to 256 prompts, seed_of(code) for larger
+    ones), one quantile call over every group."""
     if method not in CI_METHODS:
         raise ValueError(f"method must be one of {', '.join(CI_METHODS)}; got {method!r}")
-    n = len(s)
-    if n == 0:
-        return _empty_win_rate(method, confidence)
-    wins = int(np.count_nonzero(s == 1.0))
-    ties = int(np.count_nonzero(s == 0.5))
-    losses = n - wins - ties
-    mean = float(s.mean())
-    ties_dropped = wins / (wins + losses) if wins + losses else math.nan
+    n = np.bincount(groups, minlength=n_groups)
+    wins = np.bincount(groups[s == 1.0], minlength=n_groups)
+    ties = np.bincount(groups[s == 0.5], minlength=n_groups)
+    both_bad = np.bincount(groups[bb], minlength=n_groups)
+    # Sums of 0 / 0.5 / 1 are exact, so this is s[rows].mean() of each group bit for bit.
+    means = np.bincount(groups, weights=s, minlength=n_groups) / n
+    cells = cluster_cells(values=s, groups=groups, n_groups=n_groups, clusters=clusters)
+    n_clusters = np.diff(cells.bounds)
+    # Miller (2024): SE = sqrt(sum_c (sum_{i in c} (s_i - mean))^2) / n. The same clustered SE
+    # evaluated at the null is never zero unless every judgment is a tie, so an all-wins sample
+    # still gets a finite, honest p-value. Squares elementwise for all cells; each group's sum
+    # is its own np.sum (pairwise, in the group's cluster order, as for one group alone).
+    dev2 = (cells.sums - means[cells.group] * cells.counts) ** 2
+    dev2_null = (cells.sums - 0.5 * cells.counts) ** 2
+    z = _z(confidence)
 
-    _, codes = dense_codes(clusters)
-    n_clusters = int(codes.max()) + 1
-    sums = np.bincount(codes, weights=s, minlength=n_clusters)
-    counts = np.bincount(codes, minlength=n_clusters).astype(np.float64)
-    # Miller (2024): SE = sqrt(sum_c (sum_{i in c} (s_i - mean))^2) / n
-    se_cluster = float(np.sqrt(np.sum((sums - mean * counts) ** 2)) / n)
-    # The same clustered SE evaluated at the null is never zero unless every judgment is a tie,
-    # so an all-wins sample still gets a finite, honest p-value.
-    se_null = float(np.sqrt(np.sum((sums - 0.5 * counts) ** 2)) / n)
-    z = z_value(confidence)
-
-    if method == "wilson":
-        low, high = wilson_interval(p=mean, n=n, confidence=confidence)
-        se = math.sqrt(mean * (1.0 - mean) / n)
-        p_value = two_sided_z_p(mean, 0.5, math.sqrt(0.25 / n))
-        p_method = P_VALUE_INDEPENDENT_SCORE
-        used_resamples = 0
-    elif n_clusters < 2:
-        # One prompt says nothing about prompt-to-prompt variation: no clustered interval.
-        low = high = se = p_value = math.nan
-        p_method = P_VALUE_CLUSTER_SCORE
-        used_resamples = 0
-    elif method == "cluster":
-        low, high = max(0.0, mean - z * se_cluster), min(1.0, mean + z * se_cluster)
-        se = se_cluster
-        p_value = two_sided_z_p(mean, 0.5, se_null)
-        p_method = P_VALUE_CLUSTER_SCORE
-        used_resamples = 0
-    else:
-        if n_resamples < 1:
+    bootstrapped = np.zeros(0, dtype=np.intp)
+    if method == "bootstrap":
+        # By size, so that each slice below holds few sizes (one shared draw per size).
+        bootstrapped = np.flatnonzero(n_clusters >= 2)
+        bootstrapped = bootstrapped[np.argsort(n_clusters[bootstrapped], kind="stable")]
+        if len(bootstrapped) and n_resamples < 1:
             raise ValueError(f"n_resamples must be positive, got {n_resamples}")
-        totals = resampled_cluster_totals(
-            np.column_stack([sums, counts]), n_resamples=n_resamples, seed=seed
+    alpha = 1.0 - confidence
+    bounds = np.empty((2, len(bootstrapped)))
+    spread = np.full(len(bootstrapped), np.nan)
+    # The resampled ratios of at most _RATIOS_AT_ONCE values at a time bound the memory.
+    step = max(1, _RATIOS_AT_ONCE // max(n_resamples, 1))
+    for start in range(0, len(bootstrapped), step):
+        part = slice(start, start + step)
+        ratios = grouped_ratio_resamples(
+            cells=cells,
+            which=bootstrapped[part],
+            n_resamples=n_resamples,
+            seed=seed,
+            seed_of=seed_of,
         )
-        means = totals[:, 0] / totals[:, 1]
-        alpha = 1.0 - confidence
-        low, high = (float(q) for q in np.quantile(means, [alpha / 2.0, 1.0 - alpha / 2.0]))
-        se = float(means.std(ddof=1)) if n_resamples > 1 else math.nan
-        p_value = two_sided_z_p(mean, 0.5, se_null)
-        p_method = P_VALUE_CLUSTER_SCORE
-        used_resamples = n_resamples
+        bounds[:, part] = np.quantile(ratios, [alpha / 2.0, 1.0 - alpha / 2.0], axis=1)
+        if n_resamples > 1:
+            spread[part] = ratios.std(axis=1, ddof=1)
+    row_of = np.full(n_groups, -1, dtype=np.intp)
+    row_of[bootstrapped] = np.arange(len(bootstrapped))
 
-    return WinRate(
-        n=n,
-        wins=wins,
-        ties=ties,
-        losses=losses,
-        both_bad=both_bad,
-        win_rate=mean,
-        win_rate_ties_dropped=ties_dropped,
-        ci_low=float(low),
-        ci_high=float(high),
-        method=method,
-        confidence=confidence,
-        se=se,
-        p_value=p_value,
-        p_value_method=p_method,
-        n_clusters=n_clusters,
-        n_resamples=used_resamples,
-    )
+    out = []
+    for g in range(n_groups):
+        n_g = int(n[g])
+        mean = float(means[g])
+        w, t = int(wins[g]), int(ties[g])
+        losses = n_g - w - t
+        c0, c1 = cells.bounds[g], cells.bounds[g + 1]
+        se_null = float(np.sqrt(np.sum(dev2_null[c0:c1])) / n_g)
+        used_resamples = 0
+        p_method = P_VALUE_CLUSTER_SCORE
+        if method == "wilson":
+            low, high = _wilson(mean, n_g, z)
+            se = math.sqrt(mean * (1.0 - mean) / n_g)
+            p_value = _two_sided_p(mean, 0.5, math.sqrt(0.25 / n_g))
+            p_method = P_VALUE_INDEPENDENT_SCORE
+        elif n_clusters[g] < 2:
+            # One prompt says nothing about prompt-to-prompt variation: no clustered interval.
+            low = high = se = p_value = math.nan
+        elif method == "cluster":
+            se = float(np.sqrt(np.sum(dev2[c0:c1])) / n_g)
+            low, high = max(0.0, mean - z * se), min(1.0, mean + z * se)
+            p_value = _two_sided_p(mean, 0.5, se_null)
+        else:
+            row = row_of[g]
+            low, high = float(bounds[0, row]), float(bounds[1, row])
+            se = float(spread[row])
+            p_value = _two_sided_p(mean, 0.5, se_null)
+            used_resamples = n_resamples
+        out.append(
+            WinRate(
+                n=n_g,
+                wins=w,
+                ties=t,
+                losses=losses,
+                both_bad=int(both_bad[g]),
+                win_rate=mean,
+                win_rate_ties_dropped=w / (w + losses) if w + losses else math.nan,
+                ci_low=float(low),
+                ci_high=float(high),
+                method=method,
+                confidence=confidence,
+                se=se,
+                p_value=p_value,
+                p_value_method=p_method,
+                n_clusters=int(n_clusters[g]),
+                n_resamples=used_resamples,
+            )
+        )
+    return out
 
 
 def _prepare(
@@ -247,11 +300,28 @@ def win_rate_estimate(
     independent-judgment score test that the Wilson interval inverts.
     The bootstrap is reproducible: the same seed gives the same interval. With fewer than two
     prompts the bootstrap and cluster methods give nan (no between-prompt variation to see).
+    Up to 256 prompts the resample counts come from (seed, number of prompts) (as in
+    win_rates_by_group), above from the seed itself.
     """
     s, c, bb = _prepare(scores, clusters, both_bad)
-    return _win_rate(
-        s, c, int(bb.sum()), method, confidence, n_resamples, np.random.SeedSequence(seed)
+    if method not in CI_METHODS:
+        raise ValueError(f"method must be one of {', '.join(CI_METHODS)}; got {method!r}")
+    if len(s) == 0:
+        return _empty_win_rate(method, confidence)
+    groups = np.zeros(len(s), dtype=np.intp)
+    (result,) = _win_rates(
+        s,
+        c,
+        bb,
+        groups,
+        1,
+        method,
+        confidence,
+        n_resamples,
+        seed,
+        lambda _: np.random.SeedSequence(seed),
     )
+    return result
 
 
 def win_rates_by_group(
@@ -267,20 +337,23 @@ def win_rates_by_group(
 ) -> dict[Hashable, WinRate]:
     """win_rate_estimate for each group label: per generator, per category, per criterion.
 
-    Each group's bootstrap draws from its own seed derived from (seed, label), so a group's
-    interval does not change when other groups are added.
+    Each group's bootstrap resamples its own prompts, and its interval does not change when
+    other groups are added: a group of at most 256 prompts gets the interval that
+    win_rate_estimate gives its judgments alone (its draws come from (seed, number of
+    prompts), shared with every group of that size; see grouped_ratio_resamples), a larger
+    group draws from its own seed derived from (seed, label). All groups are computed at once.
     """
     s, c, bb = _prepare(scores, clusters, both_bad)
     g = np.asarray(groups).ravel()
     check_length("groups", g, len(s))
     labels, codes = dense_codes(g)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(labels) + 1))
-    out: dict[Hashable, WinRate] = {}
-    for i, label in enumerate(labels):
-        rows = order[bounds[i] : bounds[i + 1]]
-        seed_seq = np.random.SeedSequence(label_entropy(seed, label))
-        out[py_value(label)] = _win_rate(
-            s[rows], c[rows], int(bb[rows].sum()), method, confidence, n_resamples, seed_seq
-        )
-    return out
+    if not len(labels):
+        return {}
+
+    def seed_of(code: int) -> np.random.SeedSequence:
+        return np.random.SeedSequence(label_entropy(seed, labels[code]))
+
+    estimates = _win_rates(
+        s, c, bb, codes, len(labels), method, confidence, n_resamples, seed, seed_of
+    )
+    return {py_value(label): w for label, w in zip(labels, estimates, strict=True)}

@@ -42,6 +42,9 @@ STUDY_FIELDS = {
     "screenout_url",
     "gold_min_accuracy",
     "gold_min_n",
+    "target_half_width",
+    "stop_on_decision",
+    "sampling",
     "created_at",
     "updated_at",
 }

@@ -228,6 +228,7 @@ def setup(db_url: str, options: argparse.Namespace, world: World) -> tuple[str, 
     from django.core.management import call_command
     from django.db import connections
 
+    from annotations.models import Study
     from annotations.services.studies import study_create_or_update
     from annotations.services.users import user_create_or_update
 
@@ -249,6 +250,10 @@ def setup(db_url: str, options: argparse.Namespace, world: World) -> tuple[str, 
     )
     if options.thresholds:
         study_create_or_update(slug=SLUG, quality_thresholds=json.loads(options.thresholds))
+    # What the study uses, as the report prints it (the app's defaults when not given).
+    created = Study.objects.get(slug=SLUG)
+    options.gold_min_accuracy = created.gold_min_accuracy
+    options.gold_min_n = created.gold_min_n
     with tempfile.TemporaryDirectory() as folder:
         prompts = Path(folder) / "prompts.jsonl"
         with prompts.open("w") as out:
@@ -613,8 +618,10 @@ def main() -> None:
     parser.add_argument("--gold-rate", type=float, default=0.1)
     parser.add_argument("--repeat-rate", type=float, default=0.1)
     parser.add_argument("--min-seconds", type=int, default=3)
-    parser.add_argument("--gold-min-accuracy", type=float, default=0.6)
-    parser.add_argument("--gold-min-n", type=int, default=5)
+    parser.add_argument(
+        "--gold-min-accuracy", type=float, help="default: the study's default (0.6)"
+    )
+    parser.add_argument("--gold-min-n", type=int, help="default: the study's default (8)")
     parser.add_argument(
         "--thresholds", help="JSON object of quality threshold overrides for the study"
     )

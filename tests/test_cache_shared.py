@@ -169,7 +169,7 @@ def test_the_migration_makes_a_missing_cache_table() -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {TABLE}")
     assert not _table_exists()
-    migration = importlib.import_module("annotations.migrations.0008_cache_table")
+    migration = importlib.import_module("annotations.migrations.0011_cache_table")
     with connection.schema_editor() as editor:
         migration.cache_table_create(None, editor)
     assert _table_exists()

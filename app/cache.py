@@ -2,7 +2,7 @@
 
 Computed results live in one table (`CACHES` in app/settings.py) that every gunicorn worker and
 every host reads, so each new judgment costs one recomputation in total, not one per worker.
-The table is created by the migration annotations/0008_cache_table (and `manage.py
+The table is created by the migration annotations/0011_cache_table (and `manage.py
 createcachetable`); if it is missing anyway, or the database hiccups, a read is a miss and a
 write is skipped: the results are computed as if nothing were cached, and a warning is logged
 (at most once a minute per process).

@@ -416,9 +416,9 @@ class Comparison(models.Model):
     # Denormalised counter kept in step by the judging service (same transaction as the
     # judgment insert): assignment orders by it and results never need to count.
     judgment_count = models.PositiveIntegerField(default=0)
-    # A random number fixed at creation: in a study with a target, new pairs are begun in this
-    # order, so that comparisons complete in a random order of prompts (the anytime-valid
-    # intervals rest on it).
+    # A random number fixed at creation: in a study with a target, pairs are begun in this
+    # order (uniform) or with keys drawn from it (adaptive), so that comparisons complete in a
+    # random order of prompts (the anytime-valid intervals rest on it).
     shuffle = models.FloatField(db_default=Random())
     # Collection priority (services/collection.py): higher first under adaptive sampling; NULL
     # once the pair's candidate has stopped (it is served no more).
@@ -440,13 +440,15 @@ class Comparison(models.Model):
         indexes = [
             # Assignment: the comparisons of a study that need raters, fewest judgments first.
             models.Index(fields=["study", "judgment_count", "id"], name="comparison_need"),
-            # The order of studies with a target: highest priority, then the pairs closest
-            # to complete, then shuffled.
+            # The orders of studies with a target: uniform (fewest first, shuffled) and
+            # adaptive (the pairs closest to complete first, then by priority).
+            models.Index(
+                fields=["study", "judgment_count", "shuffle"], name="comparison_need_shuffled"
+            ),
             models.Index(
                 F("study").asc(),
-                F("priority").desc(nulls_last=True),
                 F("judgment_count").desc(),
-                F("shuffle").asc(),
+                F("priority").desc(),
                 name="comparison_priority",
             ),
             models.Index(fields=["prompt"], name="comparison_prompt"),

@@ -188,3 +188,33 @@ def test_results_show_the_anytime_valid_interval_beside_the_fixed_n_one(client) 
     client.force_login(make_user("res", role="researcher"))
     page = client.get(f"/studies/{study.slug}/results/").content.decode()
     assert "Anytime-valid 95%" in page and "holds however often it is looked at" in page
+
+
+def test_an_exhausted_candidate_completes_the_study() -> None:
+    # Too few prompts for the target: the candidate is still collecting when its pairs run out.
+    study = _study(6, ["even"], overlap=1, target_half_width=0.05)
+    flips = iter(range(10_000))
+    made = _judge_all(study, [make_user("r1")], lambda name: "a" if next(flips) % 2 else "b")
+    assert made == 6
+    state = collection_refresh(study=study, force=True)
+    [row] = state["generators"]
+    assert row["status"] == "collecting" and row["exhausted"] is True
+    assert state["status"] == "complete"
+
+
+def test_a_complete_all_pairs_study_serves_nothing_more() -> None:
+    study = _study(
+        120,
+        ["x", "y"],
+        overlap=1,
+        target_half_width=0.05,
+        stop_on_decision=True,
+        pairing="all_pairs",
+        sampling="adaptive",
+    )
+    made = _judge_all(study, [make_user("r1")], lambda name: "a")
+    state = collection_refresh(study=study, force=True)
+    assert state["status"] == "complete"
+    # Not every candidate-vs-candidate pair was judged, and none is served now.
+    assert made < Comparison.objects.count()
+    assert assignment_next(study=study, rater=make_user("late")) is None

@@ -97,5 +97,10 @@ def test_32_threads_fill_served_comparisons_exactly_k(sampling: str) -> None:
     assert not Assignment.objects.filter(status="open").exists()
     state = collection_refresh(study=Study.objects.get(pk=study.pk), force=True)
     assert state["status"] == "complete"
-    # Stopping saved judgments: far fewer than judging every comparison k times.
-    assert state["judgments_used"] < state["judgments_if_uniform"]
+    if sampling == "adaptive":
+        # Completing pairs before beginning new ones lets the rule stop early.
+        assert state["judgments_used"] < state["judgments_if_uniform"]
+    else:
+        # Today's order gives every pair a first judgment before any gets a second: by the
+        # time observations complete, every pair is started, and started pairs are finished.
+        assert state["judgments_used"] <= state["judgments_if_uniform"]

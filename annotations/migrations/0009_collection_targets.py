@@ -48,7 +48,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='comparison',
-            index=models.Index(models.OrderBy(models.F('study')), models.OrderBy(models.F('priority'), descending=True, nulls_last=True), models.OrderBy(models.F('judgment_count'), descending=True), models.OrderBy(models.F('shuffle')), name='comparison_priority'),
+            index=models.Index(fields=['study', 'judgment_count', 'shuffle'], name='comparison_need_shuffled'),
+        ),
+        migrations.AddIndex(
+            model_name='comparison',
+            index=models.Index(models.OrderBy(models.F('study')), models.OrderBy(models.F('judgment_count'), descending=True), models.OrderBy(models.F('priority'), descending=True), name='comparison_priority'),
         ),
         migrations.AddConstraint(
             model_name='study',

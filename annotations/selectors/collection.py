@@ -26,7 +26,8 @@ SELECT c.id, oa.generator_id, ob.generator_id, sign(j.preference)::int
 
 # Per pair of generators: its comparisons and their counted judgments.
 _DESIGN_SQL = """
-SELECT oa.generator_id, ob.generator_id, count(*), coalesce(sum(c.judgment_count), 0)
+SELECT oa.generator_id, ob.generator_id, count(*), coalesce(sum(c.judgment_count), 0),
+       count(*) FILTER (WHERE c.judgment_count < %(overlap)s)
   FROM annotations_comparison c
   JOIN annotations_output oa ON oa.id = c.output_a_id
   JOIN annotations_output ob ON ob.id = c.output_b_id
@@ -51,6 +52,8 @@ class PairDesign:
     generator_b: int
     comparisons: int
     judgments: int
+    # Comparisons still below k counted judgments.
+    open: int
 
 
 def counted_judgments(*, study: Study) -> CountedJudgments:
@@ -63,8 +66,8 @@ def counted_judgments(*, study: Study) -> CountedJudgments:
 
 
 def study_design(*, study: Study) -> list[PairDesign]:
-    """Each pair of generators the study compares, with its comparisons and counted
-    judgments (canonical sides)."""
+    """Each pair of generators the study compares, with its comparisons, counted judgments
+    and comparisons still below k (canonical sides)."""
     with connection.cursor() as cursor:
-        cursor.execute(_DESIGN_SQL, {"study": study.pk})
+        cursor.execute(_DESIGN_SQL, {"study": study.pk, "overlap": study.overlap})
         return [PairDesign(*row) for row in cursor.fetchall()]

@@ -229,18 +229,22 @@ def study_controls_active(*, study: Study) -> bool:
 
 
 # Collection with a target (services/collection.py): a stopped candidate's pairs have no
-# priority and are not served. An observation is a completed comparison, so started pairs are
-# completed before new ones are begun, new ones in a random order of prompts; the priorities
-# decide which candidate comes first (all equal under uniform sampling).
+# priority and are not served. Uniform keeps today's order, fewest judgments first (so every
+# pair gets a first judgment before any gets a second), in a random order of prompts.
+# Adaptive completes started pairs before it begins new ones (an observation is a completed
+# comparison) and begins them by priority: a weighted random key favouring the candidates
+# furthest from their stopping rule.
 _SERVABLE = "c.priority IS NOT NULL"
-_TARGET_ORDER = "c.study_id, c.priority DESC NULLS LAST, c.judgment_count DESC, c.shuffle"
+_UNIFORM_ORDER = "c.study_id, c.judgment_count, c.shuffle"
+_ADAPTIVE_ORDER = "c.study_id, c.judgment_count DESC, c.priority DESC"
 
 
 @cache
-def _rule(*, rater_ok: str, target: bool) -> PickRule:
+def _rule(*, rater_ok: str, target: bool, adaptive: bool) -> PickRule:
     if not target:
         return PickRule(rater_ok=rater_ok)
-    return PickRule(rater_ok=rater_ok, order=_TARGET_ORDER, eligible=_SERVABLE)
+    order = _ADAPTIVE_ORDER if adaptive else _UNIFORM_ORDER
+    return PickRule(rater_ok=rater_ok, order=order, eligible=_SERVABLE)
 
 
 def study_pick_rule(*, study: Study) -> PickRule:
@@ -251,7 +255,11 @@ def study_pick_rule(*, study: Study) -> PickRule:
         rater_ok = CONTROLLED_PICK_RULE.rater_ok
     else:
         rater_ok = ""
-    return _rule(rater_ok=rater_ok, target=study.target_half_width is not None)
+    return _rule(
+        rater_ok=rater_ok,
+        target=study.target_half_width is not None,
+        adaptive=study.sampling == "adaptive",
+    )
 
 
 _COMPARISON_LOCK = "SELECT 1 FROM annotations_comparison WHERE id = %(comparison)s FOR UPDATE"

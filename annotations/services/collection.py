@@ -142,18 +142,25 @@ def _pair_priorities(study: Study) -> dict[tuple[int, int], float]:
 # A stopped candidate's pairs are served no more (priority NULL), except those already
 # started: they are finished first, so that no served comparison falls short of k.
 FINISH_PRIORITY = 1e9
-_SET_PRIORITY_SQL = """
-UPDATE annotations_comparison c
-   SET priority = CASE WHEN m.priority IS NULL AND c.judgment_count > 0
-                        AND c.judgment_count < %(overlap)s THEN %(finish)s
-                       ELSE m.priority END
+# Under adaptive sampling a pair's priority is a weighted random key, ln(shuffle) / weight, the
+# log of shuffle^(1 / weight) (Efraimidis & Spirakis 2006; the log keeps tiny weights from
+# underflowing): taking the highest keys first draws pairs with probability in
+# proportion to their candidate's weight, so between two refreshes the new pairs are spread
+# over the candidates by need instead of all going to the one furthest from its rule (which
+# would overshoot its stopping point by a whole refresh window).
+_PRIORITY_SQL = """CASE WHEN m.priority IS NULL AND c.judgment_count > 0
+                         AND c.judgment_count < %(overlap)s THEN %(finish)s
+                    WHEN m.priority IS NULL THEN NULL
+                    WHEN %(weighted)s AND m.priority > 0
+                         THEN ln(greatest(c.shuffle, 1e-300)) / m.priority
+                    ELSE m.priority END"""
+_SET_PRIORITY_SQL = f"""
+UPDATE annotations_comparison c SET priority = {_PRIORITY_SQL}
   FROM annotations_output oa, annotations_output ob,
        unnest(%(a)s::bigint[], %(b)s::bigint[], %(p)s::float8[]) AS m(a, b, priority)
  WHERE c.study_id = %(study)s AND oa.id = c.output_a_id AND ob.id = c.output_b_id
    AND oa.generator_id = m.a AND ob.generator_id = m.b
-   AND c.priority IS DISTINCT FROM (CASE WHEN m.priority IS NULL AND c.judgment_count > 0
-                                         AND c.judgment_count < %(overlap)s THEN %(finish)s
-                                         ELSE m.priority END)"""
+   AND c.priority IS DISTINCT FROM ({_PRIORITY_SQL})"""  # noqa: S608 - built from fixed fragments; values are bound
 # Comparisons started and not finished: a study is complete only once there are none.
 _PARTIAL_SQL = """
 SELECT count(*) FROM annotations_comparison
@@ -171,6 +178,7 @@ def _priorities_write(study: Study, priorities: dict[tuple[int, int], float | No
                 "study": study.pk,
                 "overlap": study.overlap,
                 "finish": FINISH_PRIORITY,
+                "weighted": study.sampling == Sampling.ADAPTIVE,
                 "a": [a for a, _ in keys],
                 "b": [b for _, b in keys],
                 "p": [priorities[key] for key in keys],
@@ -194,12 +202,18 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
             priorities.setdefault(key, value)
     for pair in design:
         priorities.setdefault((pair.generator_a, pair.generator_b), 0.0)
+    open_pairs = {(pair.generator_a, pair.generator_b): pair.open for pair in design}
     more = 0
     more_known = True
     for row in rows:
         values = row.pop("values")
-        row.pop("generator_id")
-        if row["status"] == "collecting":
+        generator_id = row.pop("generator_id")
+        # Collecting, with every one of its comparisons judged k times: nothing more can come.
+        row["exhausted"] = (
+            row["status"] == "collecting"
+            and open_pairs.get((generator_id, study.baseline_id), 0) == 0
+        )
+        if row["status"] == "collecting" and not row["exhausted"]:
             needed = _more_observations(
                 n=len(values), half_width=row["half_width"], target=study.target_half_width
             )
@@ -213,7 +227,13 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
         with connection.cursor() as cursor:
             cursor.execute(_PARTIAL_SQL, {"study": study.pk, "overlap": study.overlap})
             partial = cursor.fetchone()[0]
-        complete = partial == 0 and all(row["status"] != "collecting" for row in rows)
+        complete = partial == 0 and all(
+            row["status"] != "collecting" or row["exhausted"] for row in rows
+        )
+        if complete:
+            # Nothing more is served, the other pairs of an all_pairs study included (the
+            # pairs still started, none here, would be finished).
+            priorities = dict.fromkeys(priorities)
     else:
         complete = judgments_if_uniform > 0 and judgments_used >= judgments_if_uniform
     state = {

@@ -218,3 +218,13 @@ def test_a_complete_all_pairs_study_serves_nothing_more() -> None:
     # Not every candidate-vs-candidate pair was judged, and none is served now.
     assert made < Comparison.objects.count()
     assert assignment_next(study=study, rater=make_user("late")) is None
+
+
+def test_without_a_target_the_study_is_complete_when_every_pair_has_k() -> None:
+    study = _study(3, ["c"], overlap=2)
+    rater = make_user("r1")
+    _judge_all(study, [rater], lambda name: "a")
+    state = collection_refresh(study=study, force=True)
+    assert state["status"] == "collecting" and state["generators"] == []
+    _judge_all(study, [make_user("r2")], lambda name: "a")
+    assert collection_refresh(study=study, force=True)["status"] == "complete"

@@ -235,7 +235,8 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
             # pairs still started, none here, would be finished).
             priorities = dict.fromkeys(priorities)
     else:
-        complete = judgments_if_uniform > 0 and judgments_used >= judgments_if_uniform
+        # Without a target: complete once every comparison has its k counted judgments.
+        complete = bool(design) and all(pair.open == 0 for pair in design)
     state = {
         "status": "complete" if complete else "collecting",
         "sampling": study.sampling,

@@ -217,8 +217,10 @@ class Study(models.Model):
         default="",
         help_text="Where a screened-out rater goes; {code} is replaced by the screen-out code.",
     )
+    # 0.5: at 0.6 honest raters (about 80% right, ties counting wrong) were paused by chance
+    # in the quality simulation; random raters fall below 0.5 too (bench/RESULTS.md).
     gold_min_accuracy = models.FloatField(
-        default=0.6, help_text="A rater below this gold accuracy is paused (0: never)."
+        default=0.5, help_text="A rater below this gold accuracy is paused (0: never)."
     )
     # 8, not 5: the rule is checked after every gold answer, and at 5 about 2.6% of honest
     # raters right 90% of the time dip below 60% at some point (bench/RESULTS.md, issue 11).

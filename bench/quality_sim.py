@@ -619,7 +619,7 @@ def main() -> None:
     parser.add_argument("--repeat-rate", type=float, default=0.1)
     parser.add_argument("--min-seconds", type=int, default=3)
     parser.add_argument(
-        "--gold-min-accuracy", type=float, help="default: the study's default (0.6)"
+        "--gold-min-accuracy", type=float, help="default: the study's default (0.5)"
     )
     parser.add_argument("--gold-min-n", type=int, help="default: the study's default (8)")
     parser.add_argument(

@@ -224,7 +224,7 @@ def test_the_roster_shows_gold_accuracy_with_its_wilson_interval() -> None:
     ):
         for ok in answers:
             assert answer(study, rater, right=ok) == "gold"
-    # The careless rater is paused on their next request (1 of 4 is below 60%).
+    # The careless rater is paused on their next request (1 of 4 is below 50%).
     assert answer(study, careless) == "none"
     rows = {row["username"]: row for row in roster_rows(study=study, limit=10)}
     row = rows["careful"]
@@ -233,7 +233,7 @@ def test_the_roster_shows_gold_accuracy_with_its_wilson_interval() -> None:
     # / (1 + z^2/4) with z = 1.959964.
     assert row["gold_ci_low"] == pytest.approx(0.3006, abs=1e-4)
     assert row["gold_ci_high"] == pytest.approx(0.9544, abs=1e-4)
-    assert row["flagged"] is False and row["paused"] is False  # 75% is above 60%
+    assert row["flagged"] is False and row["paused"] is False  # 75% is above 50%
     bad = rows["careless"]
     assert (bad["gold_accuracy"], bad["flagged"], bad["reasons"]) == (0.25, True, ["gold"])
     assert bad["paused"] is True and bad["excluded"] is False

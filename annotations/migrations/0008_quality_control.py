@@ -80,7 +80,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='study',
             name='gold_min_accuracy',
-            field=models.FloatField(default=0.6, help_text='A rater below this gold accuracy is paused (0: never).'),
+            field=models.FloatField(default=0.5, help_text='A rater below this gold accuracy is paused (0: never).'),
         ),
         migrations.AddField(
             model_name='study',

@@ -99,7 +99,7 @@ class QualityThresholds:
     # Control items: gold accuracy (Study.gold_min_accuracy and gold_min_n, which also pause
     # the rater) and self-consistency on swapped repeats.
     gold_min_n: int = 8
-    gold_below: float = 0.6
+    gold_below: float = 0.5
     consistency_min_n: int = 5
     consistency_below: float = 0.5
 

@@ -142,7 +142,7 @@ class Command(BaseCommand):
         control.add_argument(
             "--gold-min-accuracy",
             type=float,
-            help="pause a rater whose gold accuracy falls below this (default 0.6; 0 never)",
+            help="pause a rater whose gold accuracy falls below this (default 0.5; 0 never)",
         )
         control.add_argument(
             "--gold-min-n",

@@ -77,9 +77,9 @@ def judge_agreement(*, humans: JudgmentArrays, judge: JudgmentArrays) -> dict[st
     left_share."""
     majority = human_majority(humans)
     judged = _outcomes(judge)
-    human_comparisons = set(np.unique(humans.comparison).tolist()) if len(humans) else set()
-    shared = np.array([int(c) in human_comparisons for c in judge.comparison], dtype=bool)
-    with_majority = np.array([int(c) in majority for c in judge.comparison], dtype=bool)
+    shared = np.isin(judge.comparison, humans.comparison)
+    decided = np.fromiter(majority, dtype=np.int64, count=len(majority))
+    with_majority = np.isin(judge.comparison, decided)
     mine = judged[with_majority]
     theirs = np.array([majority[int(c)] for c in judge.comparison[with_majority]], dtype=np.int64)
     agree = mine == theirs

@@ -110,14 +110,6 @@ def completion_url_fill(*, url: str, code: str) -> str:
     return url.replace("{code}", quote(code, safe=""))
 
 
-def _collection_complete(study: Study) -> bool:
-    state = study.collection_state
-    if isinstance(state, str):
-        # A study read by hand-written SQL (study_judging_get) holds the JSON as text.
-        state = json.loads(state)
-    return isinstance(state, dict) and state.get("status") == "complete"
-
-
 def rater_progress(*, study: Study, rater: User) -> dict[str, Any]:
     """The rater's progress in `study`: judged, skipped, remaining, quota, complete and, once
     complete, the completion code and URL (None until then, so they reach no page early).
@@ -185,7 +177,7 @@ def rater_progress(*, study: Study, rater: User) -> dict[str, Any]:
         # None, "paused" (also an excluded rater: they are not told more) or "screened_out".
         "stopped": stopped,
         # A study with a target has collected what it needs (services/collection.py).
-        "study_complete": _collection_complete(study),
+        "study_complete": (study.collection_state or {}).get("status") == "complete",
         "screenout_code": screenout_code or None,
         "screenout_url": (
             completion_url_fill(url=study.screenout_url, code=screenout_code)
@@ -244,6 +236,21 @@ def assignment_view(*, assignment: Assignment) -> dict[str, Any]:
 
 _STUDY_COLUMNS = [f.column for f in Study._meta.concrete_fields]
 _STUDY_NAMES = [f.attname for f in Study._meta.concrete_fields]
+# Hand-written SQL hands JSON columns back as text (Django's psycopg loader leaves the parsing
+# to the field, which Model.from_db does not call): these get parsed as the ORM would.
+_STUDY_JSON = [
+    i for i, f in enumerate(Study._meta.concrete_fields) if f.get_internal_type() == "JSONField"
+]
+
+
+def _study_from_row(row: tuple) -> Study:
+    values = list(row)
+    for i in _STUDY_JSON:
+        if isinstance(values[i], str):
+            values[i] = json.loads(values[i])
+    return Study.from_db(connection.alias, _STUDY_NAMES, values)
+
+
 _ASSIGNMENT_COLUMNS = [f.column for f in Assignment._meta.concrete_fields]
 _ASSIGNMENT_NAMES = [f.attname for f in Assignment._meta.concrete_fields]
 _STUDY_SQL = (
@@ -275,7 +282,7 @@ def study_judging_get(*, slug: str, user: User) -> Study | None:
         rows = sql_rows(sql=_STUDY_SQL, params={"slug": slug, **rater_access_params(rater=user)})
     else:
         rows = sql_rows(sql=_OPEN_STUDY_SQL, params=[slug])
-    return Study.from_db(connection.alias, _STUDY_NAMES, rows[0]) if rows else None
+    return _study_from_row(rows[0]) if rows else None
 
 
 def assignment_load(*, assignment_id: int, rater: User) -> Assignment | None:
@@ -294,7 +301,7 @@ def assignment_load(*, assignment_id: int, rater: User) -> Assignment | None:
     row = rows[0]
     split = len(_ASSIGNMENT_COLUMNS)
     assignment = Assignment.from_db(connection.alias, _ASSIGNMENT_NAMES, row[:split])
-    assignment.study = Study.from_db(connection.alias, _STUDY_NAMES, row[split:])
+    assignment.study = _study_from_row(row[split:])
     assignment.rater = rater
     return assignment
 

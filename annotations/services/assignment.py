@@ -219,8 +219,9 @@ _NO_OPEN_CHECK = (
 # Today's rule: judgments of raters in good standing count (Comparison.judgment_count),
 # fewest first.
 PICK_RULE = PickRule()
-CONTROLLED_PICK_RULE = PickRule(rater_ok=f"{RATER_IN_GOOD_STANDING} AND {_NO_OPEN_CHECK}")
-SCREENED_PICK_RULE = PickRule(rater_ok=f"{RATER_QUALIFIED} AND {_NO_OPEN_CHECK}")
+# Who may be leased a regular pair in a study with control items, and in one that screens.
+_CONTROLLED_OK = f"{RATER_IN_GOOD_STANDING} AND {_NO_OPEN_CHECK}"
+_SCREENED_OK = f"{RATER_QUALIFIED} AND {_NO_OPEN_CHECK}"
 
 
 def study_controls_active(*, study: Study) -> bool:
@@ -250,9 +251,9 @@ def _rule(*, rater_ok: str, target: bool, adaptive: bool) -> PickRule:
 def study_pick_rule(*, study: Study) -> PickRule:
     """The pick rule of `study`; the next and submit paths both take it from here."""
     if study.qualification > 0:
-        rater_ok = SCREENED_PICK_RULE.rater_ok
+        rater_ok = _SCREENED_OK
     elif study_controls_active(study=study):
-        rater_ok = CONTROLLED_PICK_RULE.rater_ok
+        rater_ok = _CONTROLLED_OK
     else:
         rater_ok = ""
     return _rule(
@@ -320,7 +321,7 @@ def comparison_lease(*, rule: PickRule, study: Study, rater: User, now: datetime
 _SYNC_OFF = "SELECT set_config('synchronous_commit', 'off', true)"
 # One request per rater at a time (second tabs, retries): the next one then sees the lease this
 # one made instead of racing it. NO KEY UPDATE leaves foreign-key checks unblocked.
-_RATER_LOCK = "SELECT 1 FROM annotations_user WHERE id = %(rater)s FOR NO KEY UPDATE"
+RATER_LOCK_SQL = "SELECT 1 FROM annotations_user WHERE id = %(rater)s FOR NO KEY UPDATE"
 # The rater's open lease with the texts the page shows, after the pick's setting.
 _LEASE_LOAD = """
 SELECT current_setting('prefeval.pick', true), lease.*
@@ -347,14 +348,14 @@ def _next_script(rule: PickRule) -> list[str]:
     comparison unless the rater holds an open lease, lease it if the recount finds room, and
     return the rater's open lease.
     """
-    return [_SYNC_OFF, _RATER_LOCK, rule.pick_sql, rule.lease_sql, _LEASE_LOAD]
+    return [_SYNC_OFF, RATER_LOCK_SQL, rule.pick_sql, rule.lease_sql, _LEASE_LOAD]
 
 
 def _next_in_transaction(*, rule: PickRule, study: Study, rater: User, now: datetime) -> int | None:
     """The rare cases step by step: renew or close an expired own lease, then lease anew."""
     params = {"rater": rater.pk}
     sql_rows(sql=_SYNC_OFF, params=params)
-    sql_rows(sql=_RATER_LOCK, params=params)
+    sql_rows(sql=RATER_LOCK_SQL, params=params)
     own = (
         Assignment.objects.select_for_update()
         .filter(study=study, rater=rater, status=AssignmentStatus.OPEN)

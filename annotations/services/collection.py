@@ -31,12 +31,16 @@ import math
 from datetime import timedelta
 from typing import Any
 
-import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations.models import Generator, Pairing, Sampling, Study
-from annotations.selectors.collection import counted_judgments, study_design
+from annotations.selectors.collection import (
+    CountedJudgments,
+    PairDesign,
+    counted_judgments,
+    study_design,
+)
 
 REFRESH_SECONDS = 10
 ALPHA = 0.05
@@ -49,7 +53,9 @@ def study_has_target(*, study: Study) -> bool:
     return study.target_half_width is not None
 
 
-def _candidate_rows(study: Study) -> tuple[list[dict[str, Any]], dict[int, float | None]]:
+def _candidate_rows(
+    study: Study, counted: CountedJudgments
+) -> tuple[list[dict[str, Any]], dict[int, float | None]]:
     """Each candidate's anytime-valid interval and status; and its vs-baseline priority."""
     from annotations.stats.confidence_sequences import (
         comparison_means,
@@ -57,7 +63,6 @@ def _candidate_rows(study: Study) -> tuple[list[dict[str, Any]], dict[int, float
         stopping_status,
     )
 
-    counted = counted_judgments(study=study)
     names = dict(Generator.objects.filter(study=study).values_list("pk", "name"))
     baseline = study.baseline_id
     target = study.target_half_width
@@ -105,12 +110,12 @@ def _candidate_rows(study: Study) -> tuple[list[dict[str, Any]], dict[int, float
     return rows, priorities
 
 
-def _pair_priorities(study: Study) -> dict[tuple[int, int], float]:
+def _pair_priorities(
+    study: Study, counted: CountedJudgments, design: list[PairDesign]
+) -> dict[tuple[int, int], float]:
     """All-pairs adaptive: the priority of each pair of two candidates (module docstring)."""
     from annotations.stats.bradley_terry import bradley_terry_fit
 
-    counted = counted_judgments(study=study)
-    design = study_design(study=study)
     probability: dict[tuple[int, int], float] = {}
     if len(counted.sign):
         fit = bradley_terry_fit(
@@ -192,13 +197,18 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
     design = study_design(study=study)
     judgments_used = sum(pair.judgments for pair in design)
     judgments_if_uniform = sum(pair.comparisons for pair in design) * study.overlap
-    rows, candidate_priority = _candidate_rows(study) if study_has_target(study=study) else ([], {})
+    all_pairs = study.sampling == Sampling.ADAPTIVE and study.pairing == Pairing.ALL_PAIRS
+    target = study_has_target(study=study)
+    counted = counted_judgments(study=study) if target or all_pairs else None
+    rows, candidate_priority = (
+        _candidate_rows(study, counted) if counted is not None and target else ([], {})
+    )
     priorities: dict[tuple[int, int], Any] = {}
     for pair in design:
         if pair.generator_b == study.baseline_id and pair.generator_a in candidate_priority:
             priorities[(pair.generator_a, pair.generator_b)] = candidate_priority[pair.generator_a]
-    if study.sampling == Sampling.ADAPTIVE and study.pairing == Pairing.ALL_PAIRS:
-        for key, value in _pair_priorities(study).items():
+    if all_pairs and counted is not None:
+        for key, value in _pair_priorities(study, counted, design).items():
             priorities.setdefault(key, value)
     for pair in design:
         priorities.setdefault((pair.generator_a, pair.generator_b), 0.0)
@@ -305,12 +315,3 @@ def collection_priorities_reset(*, study: Study) -> None:
             " WHERE study_id = %s AND priority IS DISTINCT FROM 0",
             [study.pk],
         )
-
-
-def collection_values(*, state: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """Each candidate's anytime-valid interval from a collection status, by name."""
-    return {
-        row["name"]: (row["av_ci_low"], row["av_ci_high"])
-        for row in state.get("generators", [])
-        if not (np.isnan(row["av_ci_low"]) or np.isnan(row["av_ci_high"]))
-    }

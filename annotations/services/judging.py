@@ -241,6 +241,18 @@ def duration_from_report(*, started: datetime, reported: Any, now: datetime) -> 
     return min(elapsed, MAX_DURATION_MS)
 
 
+def revision_duration(
+    *, stored: int | None, answered_at: datetime, reported: Any, now: datetime
+) -> int:
+    """The time on task after a revision: the stored time plus the revision's, when the
+    client's report of it fits the time since the answer."""
+    since = int((now - answered_at).total_seconds() * 1000) + DURATION_SLACK_MS
+    extra = 0
+    if isinstance(reported, int) and not isinstance(reported, bool):
+        extra = reported if 0 <= reported <= since else 0
+    return min((stored or 0) + extra, MAX_DURATION_MS)
+
+
 @cache
 def _submit_script(rule: PickRule) -> list[str]:
     """The common case of judgment_submit in one round trip and one durable commit.
@@ -569,16 +581,17 @@ def judgment_revise(
             rationale=rationale,
         )
         now = timezone.now()
-        extra = 0
-        since = int((now - judgment.created_at).total_seconds() * 1000) + DURATION_SLACK_MS
-        if isinstance(duration_ms, int) and not isinstance(duration_ms, bool):
-            extra = duration_ms if 0 <= duration_ms <= since else 0
         judgment.preference = verdict.preference
         judgment.both_bad = verdict.both_bad
         judgment.criteria = verdict.criteria
         judgment.flags = verdict.flags
         judgment.rationale = verdict.rationale
-        judgment.duration_ms = min((judgment.duration_ms or 0) + extra, MAX_DURATION_MS)
+        judgment.duration_ms = revision_duration(
+            stored=judgment.duration_ms,
+            answered_at=judgment.created_at,
+            reported=duration_ms,
+            now=now,
+        )
         judgment.revised_at = now
         judgment.save(
             update_fields=[

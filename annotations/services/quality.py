@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -55,11 +55,13 @@ from annotations.models import (
     Study,
     User,
 )
+from annotations.selectors.judging import RATER_JUDGED_SQL
+from annotations.services.assignment import RATER_LOCK_SQL, NotYourAssignment, StudyClosed
 from annotations.services.judging import (
-    DURATION_SLACK_MS,
-    MAX_DURATION_MS,
     RevisionRefused,
+    Verdict,
     duration_from_report,
+    revision_duration,
     verdict_validate,
 )
 
@@ -71,12 +73,11 @@ PAUSED_REASON = "rater paused"
 MAX_REASON = 1000
 
 _NEXT_ID = "SELECT nextval(pg_get_serial_sequence('annotations_assignment', 'id'))"
-_RATER_LOCK = "SELECT 1 FROM annotations_user WHERE id = %(rater)s FOR NO KEY UPDATE"
 
 # Everything control_next decides on, in one statement: the open control item, whether a
 # regular lease is open, the standing, the current qualification attempt's answers, gold
-# answers overall, the items answered (for the quota) and whether any gold is left.
-_STATE_SQL = """
+# answers overall and the items answered (the quota's own count).
+_STATE_SQL = f"""
 SELECT
   (SELECT k.id FROM annotations_controlcheck k
     WHERE k.study_id = %(study)s AND k.rater_id = %(rater)s AND k.status = 'open'),
@@ -85,11 +86,7 @@ SELECT
   coalesce(st.qualification, ''), coalesce(st.qualification_attempt, 1),
   coalesce(st.paused, false), coalesce(st.excluded, false),
   done.attempt_answered, done.attempt_correct, done.gold_answered, done.gold_correct,
-  done.answered,
-  (SELECT count(*) FROM annotations_judgment j
-     JOIN annotations_comparison c ON c.id = j.comparison_id
-    WHERE j.rater_id = %(rater)s AND c.study_id = %(study)s),
-  EXISTS (SELECT 1 FROM annotations_golditem g WHERE g.study_id = %(study)s)
+  {RATER_JUDGED_SQL}
   FROM (SELECT 1) one
   LEFT JOIN annotations_raterstanding st
     ON st.study_id = %(study)s AND st.rater_id = %(rater)s
@@ -99,10 +96,9 @@ SELECT
               count(*) FILTER (WHERE k.qualification = coalesce(st.qualification_attempt, 1)
                                  AND k.correct) AS attempt_correct,
               count(*) FILTER (WHERE k.kind = 'gold') AS gold_answered,
-              count(*) FILTER (WHERE k.kind = 'gold' AND k.correct) AS gold_correct,
-              count(*) AS answered
+              count(*) FILTER (WHERE k.kind = 'gold' AND k.correct) AS gold_correct
          FROM annotations_controlcheck k
-        WHERE k.study_id = %(study)s AND k.rater_id = %(rater)s AND k.status = 'done') done"""
+        WHERE k.study_id = %(study)s AND k.rater_id = %(rater)s AND k.status = 'done') done"""  # noqa: S608 - built from fixed fragments; values are bound
 
 _GOLD_PICK_SQL = """
 SELECT g.id FROM annotations_golditem g
@@ -137,9 +133,8 @@ class _State:
     attempt_correct: int
     gold_answered: int
     gold_correct: int
-    checks_answered: int
-    judged: int
-    has_gold: bool
+    # Items answered, judgments and control items alike: what the quota caps.
+    answered: int
 
 
 def _state_read(*, study: Study, rater: User) -> _State:
@@ -265,7 +260,7 @@ def control_next(*, study: Study, rater: User) -> ControlDecision:
     """
     now = timezone.now()
     with transaction.atomic():
-        sql_rows(sql=_RATER_LOCK, params={"rater": rater.pk})
+        sql_rows(sql=RATER_LOCK_SQL, params={"rater": rater.pk})
         state = _state_read(study=study, rater=rater)
         if state.open_check is not None:
             check = ControlCheck.objects.get(pk=state.open_check)
@@ -278,7 +273,7 @@ def control_next(*, study: Study, rater: User) -> ControlDecision:
             return ControlDecision(stopped=True)
         if state.open_lease:
             return ControlDecision()
-        if study.quota is not None and state.judged + state.checks_answered >= study.quota:
+        if study.quota is not None and state.answered >= study.quota:
             return ControlDecision()
         if study.qualification > 0 and state.qualification != Qualification.PASSED:
             gold_id = _gold_pick(study=study, rater=rater)
@@ -362,6 +357,16 @@ def _correct(*, check: ControlCheck, preference: int) -> bool:
     return (preference > 0) - (preference < 0) == (original > 0) - (original < 0)
 
 
+def _answer_store(check: ControlCheck, verdict: Verdict) -> None:
+    """Put a validated answer on the (locked) control item, graded."""
+    check.preference = verdict.preference
+    check.both_bad = verdict.both_bad
+    check.criteria = verdict.criteria
+    check.flags = verdict.flags
+    check.rationale = verdict.rationale
+    check.correct = _correct(check=check, preference=verdict.preference)
+
+
 def _as_judgment(check: ControlCheck) -> Judgment:
     """The answer as an (unsaved) judgment, for the rater API's view of an answer."""
     return Judgment(
@@ -379,8 +384,6 @@ def _as_judgment(check: ControlCheck) -> Judgment:
 
 
 def _open_study_or_refuse(study: Study) -> None:
-    from annotations.services.assignment import StudyClosed
-
     if not Study.objects.filter(pk=study.pk, is_open=True).exists():
         raise StudyClosed(study)
 
@@ -391,7 +394,7 @@ def control_answer_submit(
     """Store the answer to a control item; (the answer as a judgment, created), idempotent
     like judgment_submit: a repeat returns the stored answer."""
     if check.rater_id != rater.pk:
-        raise PermissionDenied("this assignment belongs to another rater")
+        raise NotYourAssignment("this assignment belongs to another rater")
     with transaction.atomic():
         locked = ControlCheck.objects.select_for_update().select_related("study").get(pk=check.pk)
         if locked.status == AssignmentStatus.DONE:
@@ -401,15 +404,10 @@ def control_answer_submit(
         if locked.status == AssignmentStatus.SKIPPED:
             raise ValidationError("you skipped this comparison", code="skipped")
         now = timezone.now()
-        locked.preference = verdict.preference
-        locked.both_bad = verdict.both_bad
-        locked.criteria = verdict.criteria
-        locked.flags = verdict.flags
-        locked.rationale = verdict.rationale
+        _answer_store(locked, verdict)
         locked.duration_ms = duration_from_report(
             started=locked.created_at, reported=duration_ms, now=now
         )
-        locked.correct = _correct(check=locked, preference=verdict.preference)
         locked.status = AssignmentStatus.DONE
         locked.finished_at = now
         locked.save()
@@ -422,7 +420,7 @@ def control_answer_revise(
     """Replace the answer to a control item (the page's one-step undo), while it is the
     rater's latest answer in the study."""
     if check.rater_id != rater.pk:
-        raise PermissionDenied("this assignment belongs to another rater")
+        raise NotYourAssignment("this assignment belongs to another rater")
     with transaction.atomic():
         locked = ControlCheck.objects.select_for_update().select_related("study").get(pk=check.pk)
         if locked.status != AssignmentStatus.DONE:
@@ -438,17 +436,13 @@ def control_answer_revise(
             raise RevisionRefused("only your latest judgment can be revised", code="not_last")
         verdict = verdict_validate(study=locked.study, left_is_a=locked.left_is_a, **answer)
         now = timezone.now()
-        since = int((now - locked.finished_at).total_seconds() * 1000) + DURATION_SLACK_MS
-        extra = 0
-        if isinstance(duration_ms, int) and not isinstance(duration_ms, bool):
-            extra = duration_ms if 0 <= duration_ms <= since else 0
-        locked.preference = verdict.preference
-        locked.both_bad = verdict.both_bad
-        locked.criteria = verdict.criteria
-        locked.flags = verdict.flags
-        locked.rationale = verdict.rationale
-        locked.duration_ms = min((locked.duration_ms or 0) + extra, MAX_DURATION_MS)
-        locked.correct = _correct(check=locked, preference=verdict.preference)
+        _answer_store(locked, verdict)
+        locked.duration_ms = revision_duration(
+            stored=locked.duration_ms,
+            answered_at=locked.finished_at,
+            reported=duration_ms,
+            now=now,
+        )
         locked.revised_at = now
         locked.save()
     return _as_judgment(locked)
@@ -457,7 +451,7 @@ def control_answer_revise(
 def control_skip(*, check: ControlCheck, rater: User) -> ControlCheck:
     """Close the control item without an answer (skipping twice is harmless)."""
     if check.rater_id != rater.pk:
-        raise PermissionDenied("this assignment belongs to another rater")
+        raise NotYourAssignment("this assignment belongs to another rater")
     with transaction.atomic():
         locked = ControlCheck.objects.select_for_update().get(pk=check.pk)
         if locked.status == AssignmentStatus.DONE:
@@ -529,7 +523,7 @@ def rater_pause(
     reason = _reason_check(reason, required=False) or "paused by an admin"
     now = timezone.now()
     with transaction.atomic():
-        sql_rows(sql=_RATER_LOCK, params={"rater": rater.pk})
+        sql_rows(sql=RATER_LOCK_SQL, params={"rater": rater.pk})
         was = RaterStanding.objects.filter(study=study, rater=rater, paused=True).exists()
         _pause(study=study, rater=rater, reason=reason, by=by, now=now, via=via)
     return not was
@@ -541,7 +535,7 @@ def rater_resume(
     """Lift a pause; whether the rater was paused."""
     reason = _reason_check(reason, required=False)
     with transaction.atomic():
-        sql_rows(sql=_RATER_LOCK, params={"rater": rater.pk})
+        sql_rows(sql=RATER_LOCK_SQL, params={"rater": rater.pk})
         standing = _standing_locked(study=study, rater=rater)
         if not standing.paused:
             return False
@@ -561,7 +555,7 @@ def rater_exclude(
     reason = _reason_check(reason, required=True)
     now = timezone.now()
     with transaction.atomic():
-        sql_rows(sql=_RATER_LOCK, params={"rater": rater.pk})
+        sql_rows(sql=RATER_LOCK_SQL, params={"rater": rater.pk})
         standing = _standing_locked(study=study, rater=rater)
         if standing.excluded:
             return False
@@ -588,7 +582,7 @@ def rater_include(
     reason = _reason_check(reason, required=False)
     now = timezone.now()
     with transaction.atomic():
-        sql_rows(sql=_RATER_LOCK, params={"rater": rater.pk})
+        sql_rows(sql=RATER_LOCK_SQL, params={"rater": rater.pk})
         standing = _standing_locked(study=study, rater=rater)
         if not standing.excluded:
             return False

@@ -87,6 +87,24 @@ def next_answer(*, slug: str, rater: User, progress: bool) -> Answer:
     return status.HTTP_200_OK, _with_progress(body, study, rater, progress)
 
 
+def _item_run(
+    assignment_id: int,
+    rater: User,
+    regular: Callable[[Any], Any],
+    control: Callable[[Any], Any],
+) -> tuple[Any, Study] | None:
+    """Run `regular` on the rater's lease with this id or, when the id is not a lease,
+    `control` on their control item with it (services/quality.py: a control item answers the
+    same way); (what it returned, the study), or None when the id is neither of the rater's."""
+    assignment = assignment_load(assignment_id=assignment_id, rater=rater)
+    if assignment is not None:
+        return regular(assignment), assignment.study
+    check = control_check_load(check_id=assignment_id, rater=rater)
+    if check is None:
+        return None
+    return control(check), check.study
+
+
 def judgment_answer(
     *,
     assignment_id: int,
@@ -99,17 +117,15 @@ def judgment_answer(
     `answer` gives the validated input; it is called once the assignment is known to be the
     rater's, so a stranger's id is 404 whatever the body holds.
     """
-    assignment = assignment_load(assignment_id=assignment_id, rater=rater)
-    if assignment is not None:
-        judgment, created = judgment_submit(assignment=assignment, rater=rater, **answer())
-        study = assignment.study
-    else:
-        # Not a regular lease: a control item answers the same way (services/quality.py).
-        check = control_check_load(check_id=assignment_id, rater=rater)
-        if check is None:
-            return not_found()
-        judgment, created = control_answer_submit(check=check, rater=rater, **answer())
-        study = check.study
+    found = _item_run(
+        assignment_id,
+        rater,
+        lambda lease: judgment_submit(assignment=lease, rater=rater, **answer()),
+        lambda check: control_answer_submit(check=check, rater=rater, **answer()),
+    )
+    if found is None:
+        return not_found()
+    (judgment, created), study = found
     body = {**judgment_view(judgment=judgment), "created": created}
     code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return code, _with_progress(body, study, rater, progress)
@@ -119,17 +135,20 @@ def skip_answer(
     *, assignment_id: int, rater: User, answer: Callable[[], Mapping[str, Any]], progress: bool
 ) -> Answer:
     """POST /api/assignments/<id>/skip: the assignment's new status."""
-    assignment = assignment_load(assignment_id=assignment_id, rater=rater)
-    if assignment is not None:
-        skipped = assignment_skip(assignment=assignment, rater=rater, reason=answer()["reason"])
-        study = assignment.study
-    else:
-        check = control_check_load(check_id=assignment_id, rater=rater)
-        if check is None:
-            return not_found()
-        answer()
-        skipped = control_skip(check=check, rater=rater)
-        study = check.study
+
+    def check_skip(check: Any) -> Any:
+        answer()  # a control item keeps no reason, but the input is validated alike
+        return control_skip(check=check, rater=rater)
+
+    found = _item_run(
+        assignment_id,
+        rater,
+        lambda lease: assignment_skip(assignment=lease, rater=rater, reason=answer()["reason"]),
+        check_skip,
+    )
+    if found is None:
+        return not_found()
+    skipped, study = found
     body = {"assignment": skipped.pk, "status": skipped.status}
     return status.HTTP_200_OK, _with_progress(body, study, rater, progress)
 
@@ -143,16 +162,15 @@ def revision_answer(
 ) -> Answer:
     """POST /api/assignments/<id>/revision: the judgment with its new verdict (200), or 409
     when it can no longer be revised (another rater was served the pair, a later judgment)."""
-    assignment = assignment_load(assignment_id=assignment_id, rater=rater)
-    if assignment is not None:
-        judgment = judgment_revise(assignment=assignment, rater=rater, **answer())
-        study = assignment.study
-    else:
-        check = control_check_load(check_id=assignment_id, rater=rater)
-        if check is None:
-            return not_found()
-        judgment = control_answer_revise(check=check, rater=rater, **answer())
-        study = check.study
+    found = _item_run(
+        assignment_id,
+        rater,
+        lambda lease: judgment_revise(assignment=lease, rater=rater, **answer()),
+        lambda check: control_answer_revise(check=check, rater=rater, **answer()),
+    )
+    if found is None:
+        return not_found()
+    judgment, study = found
     body = {
         **judgment_view(judgment=judgment),
         "revised_at": judgment.revised_at.isoformat() if judgment.revised_at else None,

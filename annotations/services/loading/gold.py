@@ -88,6 +88,7 @@ class _Outputs:
     def __init__(self, study: Study) -> None:
         self.study = study
         self.prompts: dict[str, Prompt | None] = {}
+        self.outputs: dict[int, dict[str, Output]] = {}
 
     def prompt(self, key: str) -> Prompt | None:
         if key not in self.prompts:
@@ -95,11 +96,13 @@ class _Outputs:
         return self.prompts[key]
 
     def output(self, prompt: Prompt, name: str) -> Output | None:
-        wanted = generator_name_key(name)
-        for output in prompt.outputs.select_related("generator"):
-            if generator_name_key(output.generator.name) == wanted:
-                return output
-        return None
+        # One read per prompt, however many gold pairs name it.
+        if prompt.pk not in self.outputs:
+            self.outputs[prompt.pk] = {
+                generator_name_key(output.generator.name): output
+                for output in prompt.outputs.select_related("generator")
+            }
+        return self.outputs[prompt.pk].get(generator_name_key(name))
 
 
 def _row(line: int, record: dict[str, Any], outputs: _Outputs, problems: Problems) -> _Row | None:

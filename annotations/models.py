@@ -119,8 +119,8 @@ class RationaleMode(models.TextChoices):
 
 
 class Sampling(models.TextChoices):
-    UNIFORM = "uniform", "Uniform: fewest judgments first"
-    ADAPTIVE = "adaptive", "Adaptive: the candidates furthest from their stopping rule first"
+    UNIFORM = "uniform", "Uniform: every candidate evenly until all have stopped"
+    ADAPTIVE = "adaptive", "Adaptive: each candidate until it stops, furthest from its rule first"
 
 
 class Access(models.TextChoices):
@@ -442,8 +442,8 @@ class Comparison(models.Model):
         indexes = [
             # Assignment: the comparisons of a study that need raters, fewest judgments first.
             models.Index(fields=["study", "judgment_count", "id"], name="comparison_need"),
-            # The orders of studies with a target: uniform (fewest first, shuffled) and
-            # adaptive (the pairs closest to complete first, then by priority).
+            # The orders of studies with a target, the pairs closest to complete first: uniform
+            # (then shuffled; read backwards) and adaptive (then by priority).
             models.Index(
                 fields=["study", "judgment_count", "shuffle"], name="comparison_need_shuffled"
             ),

@@ -1,5 +1,6 @@
 """Collection with a target: candidates stop when their anytime-valid interval is narrow
-enough or decided, stopped candidates are served no more, adaptive order, the status JSON."""
+enough or decided; adaptive serves a stopped candidate no more and uniform serves every
+candidate evenly until all have stopped; the order of the pick, the status JSON."""
 
 from __future__ import annotations
 
@@ -110,6 +111,51 @@ def test_adaptive_serves_the_candidate_furthest_from_its_rule() -> None:
     # The clear winner stopped early; the close one got the rest of the judgments.
     assert rows["clear"]["judgments"] < rows["close"]["judgments"]
     assert made == rows["clear"]["judgments"] + rows["close"]["judgments"]
+
+
+def test_uniform_serves_every_candidate_evenly_until_all_have_stopped() -> None:
+    study = _study(60, ["clear", "close"], overlap=1, target_half_width=0.1, stop_on_decision=True)
+    rater = make_user("r1")
+    flips = iter(range(10_000))
+    clear_at_decision = None
+    while True:
+        study.refresh_from_db()
+        state = collection_refresh(study=study, force=True)
+        rows = {row["name"]: row for row in state["generators"]}
+        if clear_at_decision is None and rows["clear"]["status"] == "decided":
+            clear_at_decision = rows["clear"]["judgments"]
+            # Decided, and still served: the close one has not stopped.
+            assert rows["clear"]["served"] and rows["close"]["served"]
+            assert rows["close"]["status"] == "collecting"
+        lease = assignment_next(study=study, rater=rater)
+        if lease is None:
+            break
+        name = Generator.objects.get(outputs__pk=lease.comparison.output_a_id).name
+        a_wins = name == "clear" or next(flips) % 2 == 1
+        judgment_submit(
+            assignment=lease, rater=rater, winner="left" if a_wins == lease.left_is_a else "right"
+        )
+    rows = {row["name"]: row for row in state["generators"]}
+    assert state["status"] == "complete"
+    # (Judged on, the clear one may end precise as well as decided.)
+    assert rows["clear"]["status"] in {"decided", "precise"}
+    assert not rows["clear"]["served"] and not rows["close"]["served"]
+    # The clear one went on being judged after its decision, as often as the close one.
+    assert clear_at_decision is not None and rows["clear"]["judgments"] > 2 * clear_at_decision
+    total = rows["clear"]["judgments"] + rows["close"]["judgments"]
+    assert abs(rows["clear"]["judgments"] - total / 2) <= 3 * (total / 4) ** 0.5
+
+
+def test_with_a_target_both_samplings_finish_started_pairs_first() -> None:
+    for sampling in ["uniform", "adaptive"]:
+        Study.objects.filter(slug="target").delete()
+        study = _study(40, ["c"], overlap=2, target_half_width=0.05, sampling=sampling)
+        collection_refresh(study=study, force=True)
+        first = assignment_next(study=study, rater=make_user(f"{sampling}-1"))
+        judgment_submit(assignment=first, rater=first.rater, winner="left")
+        # Fewest judgments first would start another of the 40; the started pair comes first.
+        second = assignment_next(study=study, rater=make_user(f"{sampling}-2"))
+        assert second.comparison_id == first.comparison_id, sampling
 
 
 def test_lifting_the_target_serves_everything_again() -> None:

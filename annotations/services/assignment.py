@@ -229,14 +229,13 @@ def study_controls_active(*, study: Study) -> bool:
     return bool(study.gold_rate) or study.repeat_rate > 0 or study.qualification > 0
 
 
-# Collection with a target (services/collection.py): a stopped candidate's pairs have no
-# priority and are not served. Uniform keeps today's order, fewest judgments first (so every
-# pair gets a first judgment before any gets a second), in a random order of prompts.
-# Adaptive completes started pairs before it begins new ones (an observation is a completed
-# comparison) and begins them by priority: a weighted random key favouring the candidates
-# furthest from their stopping rule.
+# Collection with a target (services/collection.py): a pair served no more has no priority.
+# Both samplings complete started pairs before they begin new ones (an observation is a
+# completed comparison). Uniform begins them in the random order of Comparison.shuffle (the
+# comparison_need_shuffled index read backwards); adaptive by priority, a weighted random key
+# favouring the candidates furthest from their stopping rule.
 _SERVABLE = "c.priority IS NOT NULL"
-_UNIFORM_ORDER = "c.study_id, c.judgment_count, c.shuffle"
+_UNIFORM_ORDER = "c.study_id DESC, c.judgment_count DESC, c.shuffle DESC"
 _ADAPTIVE_ORDER = "c.study_id, c.judgment_count DESC, c.priority DESC"
 
 

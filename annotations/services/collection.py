@@ -1,18 +1,28 @@
-"""Collection with a target precision: stop judging a candidate once its anytime-valid
-interval is narrow enough (or, with stop_on_decision, excludes 50%), and under adaptive
-sampling spend judgments on the candidates furthest from their stopping rule.
+"""Collection with a target precision: a candidate's rule is met once its anytime-valid
+interval is narrow enough (or, with stop_on_decision, excludes 50%); the study stops once every
+candidate has met it.
+
+The two samplings differ in where the judgments go until then:
+
+- uniform, a balanced design: every candidate's pairs are served evenly, in one random order
+  of the study's comparisons, until the last candidate meets its rule, so every candidate gets
+  about the same number of judgments (the allocation never depends on the answers);
+- adaptive: a candidate that meets its rule is served no more, and new pairs go to the
+  candidates furthest from their rule, so each one gets about what it needs.
 
 Each candidate's anytime-valid interval (stats/confidence_sequences.py) is computed from its
 completed comparisons against the baseline: one observation per comparison that has its k
 counted judgments, the mean of their scores (win 1, tie 0.5, loss 0), in the order they
 completed. Comparisons are served in a random order of prompts (Comparison.shuffle), which is
-what makes the observations independent draws with the candidate's mean.
+what makes the observations independent draws with the candidate's mean. The interval holds at
+any stopping time, so going on judging a candidate that has met its rule (uniform) costs
+judgments but not validity.
 
 The pick rule never runs this: collection_refresh recomputes the statuses and writes each
-comparison's priority (NULL: its candidate has stopped and it is served no more; a pair already
-started is finished first, FINISH_PRIORITY, so no served comparison falls short of k), at most once
-every REFRESH_SECONDS per study, from the next path of whichever rater finds it stale (one of
-them, under an advisory lock), and whenever the overview or the API asks for a fresh status.
+comparison's priority (NULL: it is served no more; a pair already started is finished first,
+FINISH_PRIORITY, so no served comparison falls short of k), at most once every REFRESH_SECONDS
+per study, from the next path of whichever rater finds it stale (one of them, under an advisory
+lock), and whenever the overview or the API asks for a fresh status.
 
 Priorities under adaptive sampling: for a vs-baseline pair, the candidate's half-width over the
 half-width that would stop it (the target, or with stop_on_decision the distance of its mean
@@ -20,7 +30,7 @@ from 50% when that is larger): the furthest from its rule first. For a pair of t
 in an all_pairs study, the expected shrinking of the standard error of the pair's win rate
 from one more judgment, sqrt(p (1 - p)) (1 / sqrt(n + 1) - 1 / sqrt(n + 2)), with p from the
 Bradley-Terry fit, in the manner of Chatbot Arena's active sampling (Chiang et al. 2024,
-sec. 5). Under uniform sampling every pair that may be served has priority 0. Either way the
+sec. 5). Under uniform sampling every pair has priority 0 until the study stops. Either way the
 pick completes started pairs before it begins new ones (an observation is a completed
 comparison), new ones in the random order of Comparison.shuffle.
 """
@@ -84,15 +94,16 @@ def _candidate_rows(
             target_half_width=target,
             stop_on_decision=study.stop_on_decision,
         )
-        if status != "collecting":
+        if study.sampling != Sampling.ADAPTIVE:
+            # Uniform: every candidate is served evenly until all have stopped (below).
+            priority = 0.0
+        elif status != "collecting":
             priority = None
-        elif study.sampling == Sampling.ADAPTIVE:
+        else:
             needed = max(target or 0.0, abs(cs.mean - 0.5) if study.stop_on_decision else 0.0)
             priority = cs.half_width / needed if needed > 0 else cs.half_width
             if math.isnan(priority):
                 priority = 1.0
-        else:
-            priority = 0.0
         priorities[generator_id] = priority
         rows.append(
             {
@@ -232,18 +243,21 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
             else:
                 more += needed * study.overlap
     if rows:
-        # With a target: complete once every candidate has stopped and the pairs already
-        # started are finished.
+        # With a target: once every candidate has stopped nothing new is served, the other
+        # pairs of an all_pairs study included, and the pairs already started are finished
+        # (priority NULL, FINISH_PRIORITY for those); complete once none is left started.
+        all_stopped = all(row["status"] != "collecting" or row["exhausted"] for row in rows)
+        if all_stopped:
+            priorities = dict.fromkeys(priorities)
+        for row in rows:
+            row["served"] = not all_stopped and (
+                study.sampling != Sampling.ADAPTIVE
+                or (row["status"] == "collecting" and not row["exhausted"])
+            )
         with connection.cursor() as cursor:
             cursor.execute(_PARTIAL_SQL, {"study": study.pk, "overlap": study.overlap})
             partial = cursor.fetchone()[0]
-        complete = partial == 0 and all(
-            row["status"] != "collecting" or row["exhausted"] for row in rows
-        )
-        if complete:
-            # Nothing more is served, the other pairs of an all_pairs study included (the
-            # pairs still started, none here, would be finished).
-            priorities = dict.fromkeys(priorities)
+        complete = all_stopped and partial == 0
     else:
         # Without a target: complete once every comparison has its k counted judgments.
         complete = bool(design) and all(pair.open == 0 for pair in design)

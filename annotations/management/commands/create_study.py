@@ -96,8 +96,9 @@ class Command(BaseCommand):
         collection.add_argument(
             "--sampling",
             choices=Sampling.values,
-            help="uniform (default: fewest judgments first) or adaptive (the candidates "
-            "furthest from their stopping rule first)",
+            help="with a target: uniform (default: every candidate evenly until all have "
+            "stopped) or adaptive (each candidate until it stops, the furthest from its "
+            "rule first)",
         )
         control = parser.add_argument_group("rater quality control")
         control.add_argument(

@@ -423,7 +423,8 @@ class Comparison(models.Model):
     # random order of prompts (the anytime-valid intervals rest on it).
     shuffle = models.FloatField(db_default=Random())
     # Collection priority (services/collection.py): higher first under adaptive sampling; NULL
-    # once the pair's candidate has stopped (it is served no more).
+    # once the pair is served no more (its candidate has stopped under adaptive sampling, or
+    # the study has).
     priority = models.FloatField(null=True, blank=True, db_default=0.0)
     created_at = models.DateTimeField(auto_now_add=True)
 

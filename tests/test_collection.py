@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test import Client
 
 from annotations.models import Comparison, Generator, Judgment, Study
 from annotations.services.assignment import assignment_next
@@ -127,6 +128,10 @@ def test_uniform_serves_every_candidate_evenly_until_all_have_stopped() -> None:
             # Decided, and still served: the close one has not stopped.
             assert rows["clear"]["served"] and rows["close"]["served"]
             assert rows["close"]["status"] == "collecting"
+            client = Client()
+            client.force_login(make_user("watcher", role="researcher"))
+            page = client.get("/").content.decode()
+            assert "clear: decided (judged on evenly until all have stopped)" in page
         lease = assignment_next(study=study, rater=rater)
         if lease is None:
             break
@@ -156,6 +161,33 @@ def test_with_a_target_both_samplings_finish_started_pairs_first() -> None:
         # Fewest judgments first would start another of the 40; the started pair comes first.
         second = assignment_next(study=study, rater=make_user(f"{sampling}-2"))
         assert second.comparison_id == first.comparison_id, sampling
+
+
+def test_more_judgments_follows_where_each_sampling_sends_them() -> None:
+    import math
+
+    for sampling in ["uniform", "adaptive"]:
+        Study.objects.filter(slug="target").delete()
+        study = _study(200, ["x", "y"], overlap=1, target_half_width=0.05, sampling=sampling)
+        rater = make_user(f"more-{sampling}")
+        flips = iter(range(10_000))
+        for _ in range(60):
+            study.refresh_from_db()
+            collection_refresh(study=study, force=True)
+            lease = assignment_next(study=study, rater=rater)
+            winner = "left" if next(flips) % 3 else "right"
+            judgment_submit(assignment=lease, rater=rater, winner=winner)
+        state = collection_refresh(study=study, force=True)
+        rows = state["generators"]
+        assert all(row["status"] == "collecting" and row["observations"] >= 10 for row in rows)
+        needs = [
+            math.ceil(row["observations"] * (row["half_width"] / 0.05) ** 2) - row["observations"]
+            for row in rows
+        ]
+        # Adaptive: what each needs; uniform: both as many as the furthest one needs.
+        expected = sum(needs) if sampling == "adaptive" else 2 * max(needs)
+        assert state["more_judgments"] == expected, sampling
+        assert all(row["served"] for row in rows)
 
 
 def test_lifting_the_target_serves_everything_again() -> None:

@@ -155,8 +155,9 @@ def _pair_priorities(
     return out
 
 
-# A stopped candidate's pairs are served no more (priority NULL), except those already
-# started: they are finished first, so that no served comparison falls short of k.
+# A pair served no more (priority NULL: its candidate has stopped under adaptive sampling, or
+# the whole study has) is still finished when already started, first, so that no served
+# comparison falls short of k.
 FINISH_PRIORITY = 1e9
 # Under adaptive sampling a pair's priority is a weighted random key, ln(shuffle) / weight, the
 # log of shuffle^(1 / weight) (Efraimidis & Spirakis 2006; the log keeps tiny weights from
@@ -224,16 +225,16 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
     for pair in design:
         priorities.setdefault((pair.generator_a, pair.generator_b), 0.0)
     open_pairs = {(pair.generator_a, pair.generator_b): pair.open for pair in design}
-    more = 0
+    needs: list[int] = []
     more_known = True
+    with_pairs_left = 0
     for row in rows:
         values = row.pop("values")
         generator_id = row.pop("generator_id")
+        pairs_left = open_pairs.get((generator_id, study.baseline_id), 0)
+        with_pairs_left += pairs_left > 0
         # Collecting, with every one of its comparisons judged k times: nothing more can come.
-        row["exhausted"] = (
-            row["status"] == "collecting"
-            and open_pairs.get((generator_id, study.baseline_id), 0) == 0
-        )
+        row["exhausted"] = row["status"] == "collecting" and pairs_left == 0
         if row["status"] == "collecting" and not row["exhausted"]:
             needed = _more_observations(
                 n=len(values), half_width=row["half_width"], target=study.target_half_width
@@ -241,7 +242,13 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
             if needed is None:
                 more_known = False
             else:
-                more += needed * study.overlap
+                needs.append(needed)
+    # Adaptive gives each candidate what it needs; uniform gives every candidate with pairs
+    # left as many as the furthest one needs.
+    if study.sampling == Sampling.ADAPTIVE:
+        more = sum(needs) * study.overlap
+    else:
+        more = max(needs, default=0) * with_pairs_left * study.overlap
     if rows:
         # With a target: once every candidate has stopped nothing new is served, the other
         # pairs of an all_pairs study included, and the pairs already started are finished

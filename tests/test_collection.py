@@ -190,6 +190,46 @@ def test_more_judgments_follows_where_each_sampling_sends_them() -> None:
         assert all(row["served"] for row in rows)
 
 
+def test_a_pair_leased_when_the_study_stops_is_finished_without_waiting() -> None:
+    from annotations.services.assignment import assignment_skip
+    from annotations.services.collection import FINISH_PRIORITY
+
+    study = _study(200, ["strong"], overlap=2, target_half_width=0.05, stop_on_decision=True)
+    holder, first, second = make_user("holder"), make_user("first"), make_user("second")
+
+    def judge(rater) -> None:
+        lease = assignment_next(study=study, rater=rater)
+        judgment_submit(
+            assignment=lease, rater=rater, winner="left" if lease.left_is_a else "right"
+        )
+
+    while True:
+        # The holder leases a pair nobody has judged, and holds it over the refresh.
+        held = assignment_next(study=study, rater=holder)
+        assert held.comparison.judgment_count == 0
+        study.refresh_from_db()
+        state = collection_refresh(study=study, force=True)
+        if state["generators"][0]["status"] != "collecting":
+            break
+        assignment_skip(assignment=held, rater=holder)
+        judge(first)
+        judge(second)
+    # The study has stopped, but the held pair is started: finished first, not dropped.
+    assert state["status"] == "collecting"
+    held.comparison.refresh_from_db()
+    assert held.comparison.priority == FINISH_PRIORITY
+    judgment_submit(assignment=held, rater=holder, winner="left" if held.left_is_a else "right")
+    # Its second rater gets it at once, before the next scheduled refresh.
+    nxt = assignment_next(study=study, rater=first)
+    assert nxt is not None and nxt.comparison_id == held.comparison_id
+    judgment_submit(assignment=nxt, rater=first, winner="left" if nxt.left_is_a else "right")
+    assert assignment_next(study=study, rater=second) is None
+    study.refresh_from_db()
+    state = collection_refresh(study=study, force=True)
+    assert state["status"] == "complete"
+    assert not Comparison.objects.filter(judgment_count=1).exists()
+
+
 def test_lifting_the_target_serves_everything_again() -> None:
     study = _study(50, ["strong"], overlap=1, target_half_width=0.05, stop_on_decision=True)
     _judge_all(study, [make_user("r1")], lambda name: "a")

@@ -157,7 +157,8 @@ def _pair_priorities(
 
 # A pair served no more (priority NULL: its candidate has stopped under adaptive sampling, or
 # the whole study has) is still finished when already started, first, so that no served
-# comparison falls short of k.
+# comparison falls short of k. Started: judged, or leased now (the lease's judgment is still
+# to come, and the pair must not wait a whole refresh for its other raters once it has come).
 FINISH_PRIORITY = 1e9
 # Under adaptive sampling a pair's priority is a weighted random key, ln(shuffle) / weight, the
 # log of shuffle^(1 / weight) (Efraimidis & Spirakis 2006; the log keeps tiny weights from
@@ -165,8 +166,11 @@ FINISH_PRIORITY = 1e9
 # proportion to their candidate's weight, so between two refreshes the new pairs are spread
 # over the candidates by need instead of all going to the one furthest from its rule (which
 # would overshoot its stopping point by a whole refresh window).
-_PRIORITY_SQL = """CASE WHEN m.priority IS NULL AND c.judgment_count > 0
-                         AND c.judgment_count < %(overlap)s THEN %(finish)s
+_STARTED_SQL = """(c.judgment_count > 0
+     OR EXISTS (SELECT 1 FROM annotations_assignment l WHERE l.comparison_id = c.id
+                   AND l.status = 'open' AND l.expires_at > %(now)s))"""
+_PRIORITY_SQL = f"""CASE WHEN m.priority IS NULL AND c.judgment_count < %(overlap)s
+                         AND {_STARTED_SQL} THEN %(finish)s
                     WHEN m.priority IS NULL THEN NULL
                     WHEN %(weighted)s AND m.priority > 0
                          THEN ln(greatest(c.shuffle, 1e-300)) / m.priority
@@ -179,9 +183,9 @@ UPDATE annotations_comparison c SET priority = {_PRIORITY_SQL}
    AND oa.generator_id = m.a AND ob.generator_id = m.b
    AND c.priority IS DISTINCT FROM ({_PRIORITY_SQL})"""  # noqa: S608 - built from fixed fragments; values are bound
 # Comparisons started and not finished: a study is complete only once there are none.
-_PARTIAL_SQL = """
-SELECT count(*) FROM annotations_comparison
- WHERE study_id = %(study)s AND judgment_count > 0 AND judgment_count < %(overlap)s"""
+_PARTIAL_SQL = f"""
+SELECT count(*) FROM annotations_comparison c
+ WHERE c.study_id = %(study)s AND c.judgment_count < %(overlap)s AND {_STARTED_SQL}"""  # noqa: S608 - built from fixed fragments; values are bound
 
 
 def _priorities_write(study: Study, priorities: dict[tuple[int, int], float | None]) -> None:
@@ -194,6 +198,7 @@ def _priorities_write(study: Study, priorities: dict[tuple[int, int], float | No
             {
                 "study": study.pk,
                 "overlap": study.overlap,
+                "now": timezone.now(),
                 "finish": FINISH_PRIORITY,
                 "weighted": study.sampling == Sampling.ADAPTIVE,
                 "a": [a for a, _ in keys],
@@ -262,7 +267,10 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
                 or (row["status"] == "collecting" and not row["exhausted"])
             )
         with connection.cursor() as cursor:
-            cursor.execute(_PARTIAL_SQL, {"study": study.pk, "overlap": study.overlap})
+            cursor.execute(
+                _PARTIAL_SQL,
+                {"study": study.pk, "overlap": study.overlap, "now": timezone.now()},
+            )
             partial = cursor.fetchone()[0]
         complete = all_stopped and partial == 0
     else:

@@ -38,8 +38,10 @@ left. "No served comparison falls short of k" is over = 0 and short = 0.
 
 Where the judgments go, per candidate: `needed` is the number of completed comparisons at which
 the stopping rule is first met on the observations as they arrived (stats.observations_until,
-the app's own rule with no refresh lag); `after` the completed comparisons beyond it (lag and
-leases in flight); `short` the judgments in comparisons that never completed.
+the app's own rule with no refresh lag); `after` the completed comparisons beyond it (uniform:
+those a candidate gets while others are still collecting, the price of a balanced design;
+adaptive: refresh lag and leases in flight); `short` the judgments in comparisons that never
+completed.
 
 Without DATABASE_URL the project's embedded PostgreSQL is used. The database (bench_asim) is
 dropped after the run unless --keep.

@@ -316,7 +316,7 @@ def test_an_exhausted_candidate_completes_the_study() -> None:
     assert made == 6
     state = collection_refresh(study=study, force=True)
     [row] = state["generators"]
-    assert row["status"] == "collecting" and row["exhausted"] is True
+    assert row["status"] == "collecting" and row["exhausted"] is True and row["served"] is False
     assert state["status"] == "complete"
 
 

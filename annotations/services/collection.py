@@ -238,6 +238,7 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
         generator_id = row.pop("generator_id")
         pairs_left = open_pairs.get((generator_id, study.baseline_id), 0)
         with_pairs_left += pairs_left > 0
+        row["served"] = pairs_left > 0  # so far: whether it has pairs to serve (below)
         # Collecting, with every one of its comparisons judged k times: nothing more can come.
         row["exhausted"] = row["status"] == "collecting" and pairs_left == 0
         if row["status"] == "collecting" and not row["exhausted"]:
@@ -262,9 +263,10 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
         if all_stopped:
             priorities = dict.fromkeys(priorities)
         for row in rows:
-            row["served"] = not all_stopped and (
-                study.sampling != Sampling.ADAPTIVE
-                or (row["status"] == "collecting" and not row["exhausted"])
+            row["served"] = (
+                row["served"]
+                and not all_stopped
+                and (study.sampling != Sampling.ADAPTIVE or row["status"] == "collecting")
             )
         with connection.cursor() as cursor:
             cursor.execute(

@@ -55,7 +55,9 @@ class StudyDetailSerializer(StudySerializer):
     collection = serializers.DictField(
         help_text='{"status": "collecting"|"complete", "sampling", "target_half_width", '
         '"judgments_used", "judgments_if_uniform", "generators": [{"name", "status": '
-        '"collecting"|"precise"|"decided", "half_width", "judgments"}], ...}'
+        '"collecting"|"precise"|"decided", "served", "half_width", "judgments"}], ...}; '
+        "served: whether the candidate's pairs are still served (under uniform sampling "
+        "every candidate's are, until all have stopped)"
     )
 
     class Meta(StudySerializer.Meta):

@@ -40,9 +40,8 @@ from annotations.stats.confidence_sequences import (  # noqa: E402
     confidence_sequence,
     observations_until,
 )
+from bench.adaptive_sim import PROMPT_CONCENTRATION  # noqa: E402 - the same data model
 from bench.machine import machine_line  # noqa: E402
-
-PROMPT_CONCENTRATION = 8.0  # as bench/adaptive_sim.py
 
 
 def observations(

@@ -21,8 +21,8 @@ judgments but not validity.
 The pick rule never runs this: collection_refresh recomputes the statuses and writes each
 comparison's priority (NULL: it is served no more; a pair already started is finished first,
 FINISH_PRIORITY, so no served comparison falls short of k), at most once every REFRESH_SECONDS
-per study, from the next path of whichever rater finds it stale (one of them, under an advisory
-lock), and whenever the overview or the API asks for a fresh status.
+per study, from whichever request finds it stale (a rater's next pair, the overview, the API;
+one of them, under an advisory lock).
 
 Priorities under adaptive sampling: for a vs-baseline pair, the candidate's half-width over the
 half-width that would stop it (the target, or with stop_on_decision the distance of its mean

@@ -22,11 +22,12 @@ share the per-prompt rates.
 Pacing. Each of `--raters` raters loops next -> think (`--think` seconds on average, uniform
 between half and one and a half times it, holding the lease as a person reading would) ->
 judgment, so about raters / think judgments a second. The app recomputes statuses and
-priorities at most every REFRESH_SECONDS (10 s) per study, from the next path; the run reports
+priorities on its own schedule (services/collection.refresh_interval: ten times what the last
+refresh took, between 1 and 10 s; about 1 s at this size), from the next path; the run reports
 how many judgments fell between two refreshes, which is the lag both designs face alike.
-`--refresh-seconds S` (benchmark only) serves the app with that interval set to S instead,
-through `served_app` below, so that a realistic lag (a few tens of judgments per refresh, as
-from tens of people at ~20 s a judgment) fits a run of minutes; nothing else changes.
+`--refresh-seconds S` (benchmark only) serves the app with a fixed interval of S instead,
+through `served_app` below (S = 10 is the schedule's upper end, what a study with hundreds of
+thousands of judgments gets); nothing else changes.
 `--one-at-a-time STINT` has the raters work one after another instead, STINT judgments each
 (one annotator per session, as in a small lab study): no two leases are ever live at once.
 
@@ -88,7 +89,7 @@ def served_app() -> Any:
 
     # Imported after the WSGI module, which sets Django up.
     collection = importlib.import_module("annotations.services.collection")
-    collection.REFRESH_SECONDS = float(os.environ[REFRESH_ENV])
+    collection.REFRESH_SECONDS = collection.MIN_REFRESH_SECONDS = float(os.environ[REFRESH_ENV])
     return application
 
 
@@ -599,8 +600,12 @@ def main() -> None:
             f"{args.target_half_width}, stop on decision {design.stop_on_decision}; "
             f"{args.raters} raters"
             + (f" one at a time ({args.one_at_a_time} each)" if args.one_at_a_time else "")
-            + f", think {args.think} s; refresh every {refresh:g} s"
-            + (" (scaled for the benchmark)" if args.refresh_seconds is not None else "")
+            + f", think {args.think} s; "
+            + (
+                f"refresh every {refresh:g} s (fixed for the benchmark)"
+                if args.refresh_seconds is not None
+                else "refresh on the app's schedule (1-10 s)"
+            )
             + f"; gunicorn {args.workers} x {args.threads}",
             flush=True,
         )
@@ -642,7 +647,11 @@ def main() -> None:
                     "wall_s": wall,
                     "complete": run.completed_at is not None,
                     "rate": rate,
-                    "per_refresh": rate * refresh,
+                    # Fixed: rate x interval; the app's schedule: the refreshes the researcher's
+                    # polls saw.
+                    "per_refresh": rate * refresh
+                    if args.refresh_seconds is not None
+                    else run.judged / max(1, len(run.refreshes)),
                     "errors": run.errors,
                     "empty": run.empty,
                     "error_samples": run.error_samples,

@@ -230,6 +230,32 @@ def test_a_pair_leased_when_the_study_stops_is_finished_without_waiting() -> Non
     assert not Comparison.objects.filter(judgment_count=1).exists()
 
 
+def test_the_refresh_schedule_follows_what_a_refresh_costs() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotations.services.collection import refresh_interval
+
+    assert refresh_interval(compute_seconds=None) == 1.0
+    assert refresh_interval(compute_seconds=0.002) == 1.0
+    assert refresh_interval(compute_seconds=0.35) == pytest.approx(3.5)
+    assert refresh_interval(compute_seconds=4.0) == 10.0
+    study = _study(20, ["c"], overlap=1, target_half_width=0.1)
+    state = collection_refresh(study=study, force=True)
+    assert 0 < state["compute_seconds"] < 1
+    # A refresh that took 0.5 s: the status is kept for 5 s, recomputed after.
+    for age, recomputed in [(2, False), (6, True)]:
+        stamp = timezone.now() - timedelta(seconds=age)
+        Study.objects.filter(pk=study.pk).update(
+            collection_at=stamp, collection_state={**state, "compute_seconds": 0.5}
+        )
+        study.refresh_from_db()
+        collection_refresh(study=study)
+        study.refresh_from_db()
+        assert (study.collection_at > stamp) is recomputed, age
+
+
 def test_lifting_the_target_serves_everything_again() -> None:
     study = _study(50, ["strong"], overlap=1, target_half_width=0.05, stop_on_decision=True)
     _judge_all(study, [make_user("r1")], lambda name: "a")

@@ -20,9 +20,9 @@ judgments but not validity.
 
 The pick rule never runs this: collection_refresh recomputes the statuses and writes each
 comparison's priority (NULL: it is served no more; a pair already started is finished first,
-FINISH_PRIORITY, so no served comparison falls short of k), at most once every REFRESH_SECONDS
-per study, from whichever request finds it stale (a rater's next pair, the overview, the API;
-one of them, under an advisory lock).
+FINISH_PRIORITY, so no served comparison falls short of k), on a schedule bounded by what it
+costs (refresh_interval: every 1-10 s per study), from whichever request finds it stale (a
+rater's next pair, the overview, the API; one of them, under an advisory lock).
 
 Priorities under adaptive sampling: for a vs-baseline pair, the candidate's half-width over the
 half-width that would stop it (the target, or with stop_on_decision the distance of its mean
@@ -38,6 +38,7 @@ comparison), new ones in the random order of Comparison.shuffle.
 from __future__ import annotations
 
 import math
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -52,7 +53,14 @@ from annotations.selectors.collection import (
     study_design,
 )
 
-REFRESH_SECONDS = 10
+# How old a study's status and priorities may get: as old as ten times what computing them
+# last took (so refreshing costs a study at most a tenth of one core), between
+# MIN_REFRESH_SECONDS and REFRESH_SECONDS. A small study is refreshed about every second, so
+# that a candidate that meets its rule stops being served within a few judgments; a study with
+# hundreds of thousands of judgments, whose refresh takes longer, less often.
+REFRESH_SECONDS = 10.0
+MIN_REFRESH_SECONDS = 1.0
+REFRESH_COST_FACTOR = 10.0
 ALPHA = 0.05
 # Priority of a pair of two candidates never judged (all_pairs adaptive): first.
 _UNJUDGED = 1.0
@@ -312,16 +320,24 @@ def _lock_key(study: Study) -> int:
     return 0x5052_4546_0000 + study.pk  # "PREF" + the study id: one advisory lock per study
 
 
+def refresh_interval(*, compute_seconds: float | None) -> float:
+    """Seconds a status may age before the next request recomputes it (see REFRESH_SECONDS)."""
+    cost = REFRESH_COST_FACTOR * (compute_seconds or 0.0)
+    return min(REFRESH_SECONDS, max(MIN_REFRESH_SECONDS, cost))
+
+
 def collection_refresh(*, study: Study, force: bool = False) -> dict[str, Any]:
     """Recompute and store the collection status and priorities of `study` when they are
-    older than REFRESH_SECONDS (or `force`); the status, fresh or as stored.
+    older than refresh_interval allows (or `force`); the status, fresh or as stored.
 
     Only one request refreshes a study at a time (an advisory lock taken without waiting);
     the others carry on with the priorities already written.
     """
     now = timezone.now()
+    state = study.collection_state or {}
+    interval = refresh_interval(compute_seconds=state.get("compute_seconds"))
     fresh = study.collection_at is not None and now - study.collection_at < timedelta(
-        seconds=REFRESH_SECONDS
+        seconds=interval
     )
     if fresh and not force:
         return study.collection_state
@@ -330,8 +346,10 @@ def collection_refresh(*, study: Study, force: bool = False) -> dict[str, Any]:
             cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_key(study)])
             if not cursor.fetchone()[0]:
                 return study.collection_state
+        started = time.perf_counter()
         state, priorities = collection_compute(study=study)
         _priorities_write(study, priorities)
+        state["compute_seconds"] = round(time.perf_counter() - started, 4)
         Study.objects.filter(pk=study.pk).update(collection_state=state, collection_at=now)
     study.collection_state = state
     study.collection_at = now

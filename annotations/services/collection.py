@@ -240,15 +240,14 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
     open_pairs = {(pair.generator_a, pair.generator_b): pair.open for pair in design}
     needs: list[int] = []
     more_known = True
-    with_pairs_left = 0
+    pairs_left: dict[str, int] = {}  # per candidate: its comparisons still below k
     for row in rows:
         values = row.pop("values")
-        generator_id = row.pop("generator_id")
-        pairs_left = open_pairs.get((generator_id, study.baseline_id), 0)
-        with_pairs_left += pairs_left > 0
-        row["served"] = pairs_left > 0  # so far: whether it has pairs to serve (below)
+        left = pairs_left[row["name"]] = open_pairs.get(
+            (row.pop("generator_id"), study.baseline_id), 0
+        )
         # Collecting, with every one of its comparisons judged k times: nothing more can come.
-        row["exhausted"] = row["status"] == "collecting" and pairs_left == 0
+        row["exhausted"] = row["status"] == "collecting" and left == 0
         if row["status"] == "collecting" and not row["exhausted"]:
             needed = _more_observations(
                 n=len(values), half_width=row["half_width"], target=study.target_half_width
@@ -262,6 +261,7 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
     if study.sampling == Sampling.ADAPTIVE:
         more = sum(needs) * study.overlap
     else:
+        with_pairs_left = sum(left > 0 for left in pairs_left.values())
         more = max(needs, default=0) * with_pairs_left * study.overlap
     if rows:
         # With a target: once every candidate has stopped nothing new is served, the other
@@ -272,8 +272,8 @@ def collection_compute(*, study: Study) -> tuple[dict[str, Any], dict[tuple[int,
             priorities = dict.fromkeys(priorities)
         for row in rows:
             row["served"] = (
-                row["served"]
-                and not all_stopped
+                not all_stopped
+                and pairs_left[row["name"]] > 0
                 and (study.sampling != Sampling.ADAPTIVE or row["status"] == "collecting")
             )
         with connection.cursor() as cursor:

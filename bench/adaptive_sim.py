@@ -69,6 +69,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.databases import database_url, server_execute, server_url  # noqa: E402
 from bench.machine import machine_line  # noqa: E402
+from bench.serving import gunicorn_start  # noqa: E402
 
 DB_NAME = "bench_asim"
 BASELINE = "base"
@@ -466,23 +467,18 @@ def _gunicorn(
     if refresh is not None:
         env[REFRESH_ENV] = str(refresh)
         app = "bench.adaptive_sim:served_app()"
-    cmd = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"), app]
-    cmd += ["--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)]
-    cmd += ["--log-level", "warning"]
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     import httpx
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit("gunicorn exited while starting")
+    def ready() -> bool:
         try:
             httpx.get(f"http://127.0.0.1:{port}/api/me", timeout=2)
-            return server
         except httpx.HTTPError:
-            time.sleep(0.2)
-    os.killpg(server.pid, signal.SIGTERM)
-    sys.exit("gunicorn did not start within 60 s")
+            return False
+        return True
+
+    return gunicorn_start(
+        env=env, port=port, workers=workers, threads=threads, ready=ready, app=app
+    )
 
 
 def _interval_covers(row: dict[str, Any], truth: float) -> bool:

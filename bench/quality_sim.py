@@ -83,6 +83,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.databases import database_url, server_execute, server_url  # noqa: E402
 from bench.machine import machine_line  # noqa: E402
+from bench.serving import gunicorn_start  # noqa: E402
 
 DB_NAME = "bench_qsim"
 SLUG = "qsim"
@@ -582,25 +583,19 @@ def server_start(
         # The API serves no static files; an empty folder keeps WhiteNoise from warning.
         "DJANGO_STATIC_ROOT": static_root,
     }
-    args = [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py")]
-    args += ["--bind", f"127.0.0.1:{options.port}", "--log-level", "warning"]
-    args += ["--workers", str(options.workers), "--threads", str(options.threads)]
-    server = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit("gunicorn exited while starting")
+
+    def ready() -> bool:
         try:
             client = Client(options.port)
             status, _ = client.call("GET", f"/api/studies/{SLUG}/raters", token)
             client.close()
-            if status == 200:
-                return server
         except OSError:
-            pass
-        time.sleep(0.2)
-    server.send_signal(signal.SIGTERM)
-    sys.exit("gunicorn did not start within 60 s")
+            return False
+        return status == 200
+
+    return gunicorn_start(
+        env=env, port=options.port, workers=options.workers, threads=options.threads, ready=ready
+    )
 
 
 def main() -> None:
